@@ -1,0 +1,1 @@
+"""The analytics service: tracks every user event and counts every event."""

@@ -1,0 +1,1 @@
+"""The users service: owns users, cleans up after deletions, answers ``user.validate``."""

@@ -1,0 +1,69 @@
+"""tchu: a schema-first event catalog for Celery services on RabbitMQ, wire-compatible with tchu-tchu 2.x.
+
+Publish with :class:`TchuClient` (or a generated ``publish_<event>`` function), subscribe with
+:func:`subscribe`, and set a service up in one call with :func:`setup_service`.
+"""
+
+from tchu._celery import BindingReport, Service, create_topic_dispatcher, setup_service
+from tchu.catalog import Catalog, EventSchema, default_catalog
+from tchu.client import TchuClient
+from tchu.context import EventInfo, current_event
+from tchu.dispatch import Dispatcher
+from tchu.envelope import Envelope
+from tchu.errors import (
+    HandlerError,
+    InvalidPatternError,
+    InvalidRoutingKeyError,
+    MessageDecodeError,
+    NoHandlerError,
+    NoResponderError,
+    PayloadError,
+    PayloadValidationError,
+    PublishError,
+    RemoteError,
+    RPCError,
+    RPCTimeoutError,
+    SetupError,
+    TchuError,
+)
+from tchu.events import TchuEvent
+from tchu.router import Router, default_router, respond, subscribe
+from tchu.topics import topic_matches
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BindingReport",
+    "Catalog",
+    "Dispatcher",
+    "Envelope",
+    "EventInfo",
+    "EventSchema",
+    "HandlerError",
+    "InvalidPatternError",
+    "InvalidRoutingKeyError",
+    "MessageDecodeError",
+    "NoHandlerError",
+    "NoResponderError",
+    "PayloadError",
+    "PayloadValidationError",
+    "PublishError",
+    "RPCError",
+    "RPCTimeoutError",
+    "RemoteError",
+    "Router",
+    "Service",
+    "SetupError",
+    "TchuClient",
+    "TchuError",
+    "TchuEvent",
+    "__version__",
+    "create_topic_dispatcher",
+    "current_event",
+    "default_catalog",
+    "default_router",
+    "respond",
+    "setup_service",
+    "subscribe",
+    "topic_matches",
+]

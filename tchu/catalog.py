@@ -1,0 +1,112 @@
+"""The runtime's view of the event catalog: one JSON Schema per routing key, validators compiled once.
+
+A generated package registers its embedded schemas here when imported; the publisher validates against them
+before sending and the dispatcher before handing a payload to any handler.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from tchu.errors import FieldProblem, PayloadValidationError, SetupError
+from tchu.topics import validate_routing_key
+
+Kind = Literal["event", "rpc"]
+_FORMATS = FormatChecker()
+
+
+@dataclass(frozen=True)
+class EventSchema:
+    """One catalog entry: the payload schema of a routing key, and the reply schema of an rpc topic."""
+
+    routing_key: str
+    schema: Mapping[str, Any]
+    kind: Kind = "event"
+    version: int | None = None
+    response: Mapping[str, Any] | None = None
+    schema_id: str = ""
+    owner: str | None = None
+    deprecated: bool = False
+    _check: Callable[[Any], None] = field(init=False, repr=False, compare=False)
+    _check_response: Callable[[Any], None] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        sid = self.schema_id or str(self.schema.get("$id", f"schema of {self.routing_key}"))
+        object.__setattr__(self, "schema_id", sid)
+        object.__setattr__(self, "_check", _compile(self.routing_key, sid, self.schema))
+        response = None
+        if self.response is not None:
+            response = _compile(self.routing_key, f"{sid}#/x-tchu/response", self.response)
+        object.__setattr__(self, "_check_response", response)
+
+    def validate(self, payload: Any) -> None:
+        """Raise :class:`PayloadValidationError` naming every failing field, or return."""
+        self._check(payload)
+
+    def validate_response(self, value: Any) -> None:
+        """Check an rpc reply against the response schema (a no-op when there is none)."""
+        if self._check_response is not None:
+            self._check_response(value)
+
+
+def _compile(routing_key: str, schema_id: str, schema: Mapping[str, Any]) -> Callable[[Any], None]:
+    try:
+        Draft202012Validator.check_schema(schema)
+    except Exception as exc:  # jsonschema raises SchemaError; anything else is equally a bad schema
+        raise SetupError(f"{schema_id} is not a valid JSON Schema (2020-12): {exc}") from exc
+    validator = Draft202012Validator(schema, format_checker=_FORMATS)
+
+    def check(payload: Any) -> None:
+        errors = sorted(validator.iter_errors(payload), key=lambda e: (list(e.absolute_path), e.message))
+        if errors:
+            raise PayloadValidationError(routing_key, schema_id, [_problem(e) for e in errors])
+
+    return check
+
+
+def _problem(error: ValidationError) -> FieldProblem:
+    path = error.json_path
+    required = error.validator_value
+    if error.validator == "required" and isinstance(error.instance, Mapping) and isinstance(required, list):
+        missing = [name for name in required if name not in error.instance]
+        if missing:
+            return FieldProblem(f"{path}.{missing[0]}" if path != "$" else f"$.{missing[0]}", "is required")
+    return FieldProblem(path, error.message)
+
+
+class Catalog:
+    """Schemas by routing key. ``strict`` makes publishing to a key not in the catalog an error."""
+
+    def __init__(self, *, strict: bool = False) -> None:
+        self.strict = strict
+        self._entries: dict[str, EventSchema] = {}
+        self._lock = threading.Lock()
+
+    def register(self, entry: EventSchema) -> EventSchema:
+        """Add or replace the schema of ``entry.routing_key``; returns it."""
+        validate_routing_key(entry.routing_key)
+        with self._lock:
+            self._entries[entry.routing_key] = entry
+        return entry
+
+    def get(self, routing_key: str) -> EventSchema | None:
+        """The entry for ``routing_key``, or ``None`` when the catalog does not know it."""
+        return self._entries.get(routing_key)
+
+    def keys(self) -> list[str]:
+        """Every routing key in the catalog, sorted."""
+        return sorted(self._entries)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()
+
+
+default_catalog = Catalog()

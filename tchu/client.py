@@ -1,0 +1,97 @@
+"""``TchuClient``: publish events and make RPC calls, with tchu-tchu 2.2.3's signature."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from tchu._celery import CeleryTransport
+from tchu.catalog import Catalog
+from tchu.publisher import DEFAULT_CALL_TIMEOUT, Publisher, Transport
+
+_IGNORED = {"delivery_mode"}  # accepted for tchu-tchu 2.x call sites; events are always persistent
+
+
+class TchuClient:
+    """Publishes validated events to ``tchu_events`` and calls RPC responders.
+
+    Args:
+        celery_app: the Celery app whose broker settings to use; Celery's current app when ``None``.
+        serializer: an object with ``serialize(data) -> str`` (JSON) used for payloads that are neither
+            mappings nor models, as tchu-tchu 2.x allowed.
+        catalog: the schemas to validate against; the default catalog (filled by generated packages).
+        confirm: wait for the broker's confirm on every publish (default True).
+        transport: a custom transport (for example an in-memory one); overrides ``celery_app``.
+
+    Example:
+        >>> client = TchuClient()
+        >>> event_id = client.publish("user.created", {"user_id": 1, "email": "a@example.com"})
+    """
+
+    def __init__(
+        self,
+        celery_app: Any = None,
+        serializer: Any = None,
+        *,
+        catalog: Catalog | None = None,
+        confirm: bool = True,
+        transport: Transport | None = None,
+    ) -> None:
+        self.serializer = serializer
+        self.transport: Transport = transport or CeleryTransport(celery_app, confirm=confirm)
+        self.publisher = Publisher(self.transport, catalog)
+
+    def publish(self, topic: str, data: Any, **kwargs: Any) -> str:
+        """Validate ``data`` against ``topic``'s schema, publish it to every bound service, return its id.
+
+        Keyword arguments: ``correlation_id`` (defaults to the handled event's inside a handler);
+        ``content_type`` (only ``application/json``) and ``delivery_mode`` are accepted for 2.x call sites.
+
+        Raises:
+            InvalidRoutingKeyError: ``topic`` is not a publishable key.
+            PayloadValidationError: ``data`` does not match the schema; nothing was sent.
+            PublishError: the broker did not take the event.
+        """
+        correlation_id = self._options(kwargs)
+        return self.publisher.publish(topic, self._prepare(data), correlation_id=correlation_id)
+
+    def call(self, topic: str, data: Any, timeout: float = DEFAULT_CALL_TIMEOUT, **kwargs: Any) -> Any:
+        """Send an RPC request to the single service that responds to ``topic`` and return its reply.
+
+        Raises:
+            NoResponderError: no running service responds to ``topic`` (raised at once).
+            RemoteError: the responder raised; ``remote_type`` and ``remote_message`` say what.
+            RPCTimeoutError: no reply within ``timeout`` seconds (a builtin ``TimeoutError``).
+            PayloadValidationError: the request or the reply does not match the catalog.
+        """
+        correlation_id = self._options(kwargs)
+        return self.publisher.call(topic, self._prepare(data), timeout=timeout, correlation_id=correlation_id)
+
+    def close(self) -> None:
+        """Close the broker connection this thread opened, if the transport holds one."""
+        close = getattr(self.transport, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _prepare(self, data: Any) -> Any:
+        if self.serializer is None or isinstance(data, dict | str | bytes) or hasattr(data, "model_dump"):
+            return data
+        return self.serializer.serialize(data)
+
+    @staticmethod
+    def _options(kwargs: dict[str, Any]) -> str | None:
+        correlation_id = kwargs.pop("correlation_id", None)
+        content_type = kwargs.pop("content_type", "application/json")
+        if content_type != "application/json":
+            raise ValueError(f"tchu events are JSON; content_type {content_type!r} is not supported")
+        unknown = sorted(set(kwargs) - _IGNORED)
+        if unknown:
+            raise TypeError(
+                f"unexpected keyword argument(s) {unknown}; expected correlation_id, content_type"
+            )
+        return None if correlation_id is None else str(correlation_id)

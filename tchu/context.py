@@ -1,0 +1,61 @@
+"""What a running handler can ask about the event it is handling."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class EventInfo:
+    """The delivered event's metadata: ids, key, publish time (ISO 8601, UTC) and schema version."""
+
+    routing_key: str
+    event_id: str
+    correlation_id: str
+    published_at: str
+    schema_version: int | None
+    handler: str = ""
+    redelivered: bool = False
+    headers: Mapping[str, Any] = field(default_factory=dict)
+
+
+_current: ContextVar[EventInfo | None] = ContextVar("tchu_current_event", default=None)
+
+
+def current_event() -> EventInfo:
+    """The event the calling handler is handling.
+
+    Events published from inside a handler carry its correlation id, so a chain of events can be followed.
+
+    Raises:
+        LookupError: when called outside a handler.
+
+    Example:
+        >>> @subscribe("user.created")
+        ... def on_created(data):
+        ...     log.info("user %s in event %s", data["user_id"], current_event().event_id)
+    """
+    info = _current.get()
+    if info is None:
+        raise LookupError("current_event() is only available while a tchu handler runs")
+    return info
+
+
+def current_event_or_none() -> EventInfo | None:
+    """Like :func:`current_event`, but ``None`` outside a handler."""
+    return _current.get()
+
+
+@contextmanager
+def handling(info: EventInfo, handler: str) -> Iterator[EventInfo]:
+    """Make ``info`` (for ``handler``) the current event inside the block."""
+    scoped = replace(info, handler=handler)
+    token = _current.set(scoped)
+    try:
+        yield scoped
+    finally:
+        _current.reset(token)

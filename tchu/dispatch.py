@@ -1,0 +1,115 @@
+"""Hand one delivered event to the handlers that match it. Plain Python: no Celery, no broker.
+
+The Celery task is a thin shell around :class:`Dispatcher`; what happens to the message (ack, dead-letter)
+follows from the exception :meth:`Dispatcher.dispatch` raises, so every outcome is testable without a broker.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from tchu.catalog import Catalog, default_catalog
+from tchu.context import EventInfo, handling
+from tchu.envelope import Envelope, to_json_value
+from tchu.errors import HandlerError, HandlerFailure, NoHandlerError, NoResponderError
+from tchu.router import Router, default_router
+
+logger = logging.getLogger("tchu.dispatch")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The handlers that ran successfully for one event."""
+
+    routing_key: str
+    event_id: str
+    handlers: tuple[str, ...]
+
+
+def event_info(envelope: Envelope, *, redelivered: bool = False) -> EventInfo:
+    """The handler-facing metadata of ``envelope``."""
+    return EventInfo(
+        routing_key=envelope.routing_key,
+        event_id=envelope.event_id,
+        correlation_id=envelope.correlation_id,
+        published_at=envelope.published_at,
+        schema_version=envelope.schema_version,
+        redelivered=redelivered,
+        headers=envelope.headers,
+    )
+
+
+class Dispatcher:
+    """Validates an event against the catalog and runs each matching handler in isolation."""
+
+    def __init__(self, router: Router | None = None, catalog: Catalog | None = None) -> None:
+        self.router = router if router is not None else default_router
+        self.catalog = catalog if catalog is not None else default_catalog
+
+    def dispatch(self, envelope: Envelope, *, redelivered: bool = False) -> Delivery:
+        """Run every handler matching ``envelope.routing_key``; a failing one does not stop the others.
+
+        Raises:
+            PayloadValidationError: the payload does not match the catalog; no handler ran.
+            NoHandlerError: no handler matches (the queue is bound to a pattern nobody handles).
+            HandlerError: one or more handlers raised; each was logged once, the rest ran.
+        """
+        entry = self.catalog.get(envelope.routing_key)
+        if entry is not None:
+            entry.validate(envelope.payload)
+        subs = self.router.handlers_for(envelope.routing_key)
+        if not subs:
+            raise NoHandlerError(envelope.routing_key, envelope.event_id)
+        info = event_info(envelope, redelivered=redelivered)
+        ran: list[str] = []
+        failures: list[HandlerFailure] = []
+        shared = len(subs) == 1
+        for sub in subs:
+            payload = envelope.payload if shared else copy.deepcopy(envelope.payload)
+            with handling(info, sub.handler_id):
+                try:
+                    sub.handler(payload)
+                except Exception as exc:  # isolation: one handler's failure must not stop the others
+                    logger.exception(
+                        "handler %s failed for %s (event %s)",
+                        sub.handler_id,
+                        envelope.routing_key,
+                        envelope.event_id,
+                        extra={
+                            "routing_key": envelope.routing_key,
+                            "event_id": envelope.event_id,
+                            "correlation_id": envelope.correlation_id,
+                            "handler": sub.handler_id,
+                        },
+                    )
+                    failures.append(HandlerFailure(sub.handler_id, type(exc).__name__, str(exc)))
+                    continue
+            ran.append(sub.handler_id)
+        if failures:
+            raise HandlerError(envelope.routing_key, envelope.event_id, failures)
+        return Delivery(envelope.routing_key, envelope.event_id, tuple(ran))
+
+    def respond(self, envelope: Envelope) -> Any:
+        """Run this service's responder for an RPC request and return its JSON-ready reply.
+
+        Exceptions the responder raises propagate unchanged, for the adapter to send back to the caller.
+
+        Raises:
+            PayloadValidationError: the request or the reply does not match the catalog.
+            NoResponderError: this service has no responder for the key.
+        """
+        entry = self.catalog.get(envelope.routing_key)
+        if entry is not None:
+            entry.validate(envelope.payload)
+        responder = self.router.responder_for(envelope.routing_key)
+        if responder is None:
+            raise NoResponderError(f"this service has no responder for {envelope.routing_key!r}")
+        with handling(event_info(envelope), responder.handler_id):
+            result = responder.handler(envelope.payload)
+        reply = to_json_value(f"reply of {responder.handler_id} for {envelope.routing_key!r}", result)
+        if entry is not None:
+            entry.validate_response(reply)
+        return reply

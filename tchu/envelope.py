@@ -1,0 +1,258 @@
+"""The event envelope and its one encode/decode point, in tchu-tchu 2.x's wire format.
+
+On the wire an event is a Celery task message (protocol 2) for the task ``tchu_tchu.dispatch_event`` with
+args ``[<payload as a JSON string>]`` and kwargs ``{"routing_key": <key>}``. Everything tchu adds (event id,
+correlation id, publish time, schema version) travels in message headers, so a tchu-tchu 2.2.3 subscriber
+hands its handler exactly the payload, and a 2.2.3 publisher's events decode here with defaults for the
+missing headers. tchu-tchu 3.x puts a ``_tchu_meta`` object into the payload; it is stripped on decode.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tchu.errors import MessageDecodeError, PayloadError
+from tchu.topics import validate_routing_key
+
+TASK_NAME = "tchu_tchu.dispatch_event"
+CONTENT_TYPE = "application/json"
+CONTENT_ENCODING = "utf-8"
+
+HEADER_EVENT_ID = "tchu_event_id"
+HEADER_CORRELATION_ID = "tchu_correlation_id"
+HEADER_PUBLISHED_AT = "tchu_published_at"
+HEADER_SCHEMA_VERSION = "tchu_schema_version"
+TCHU_HEADERS = (HEADER_EVENT_ID, HEADER_CORRELATION_ID, HEADER_PUBLISHED_AT, HEADER_SCHEMA_VERSION)
+LEGACY_META_KEY = "_tchu_meta"
+_EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+
+
+def _json_default(obj: object) -> Any:
+    # The conversions tchu-tchu 2.2.3's serializer made, so payloads encode the same way.
+    if isinstance(obj, uuid.UUID):
+        return str(obj)
+    if isinstance(obj, dt.datetime | dt.date | dt.time):
+        return obj.isoformat()
+    if isinstance(obj, decimal.Decimal):
+        return float(obj)
+    if isinstance(obj, set | frozenset):
+        return sorted(obj, key=repr)
+    if isinstance(obj, bytes):
+        return obj.decode()
+    model_dump = getattr(obj, "model_dump", None)
+    if callable(model_dump):
+        return model_dump(mode="json")
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def to_json_value(what: str, value: Any) -> Any:
+    """``value`` as plain JSON data (models dumped, UUIDs and datetimes as strings).
+
+    Raises:
+        PayloadError: naming ``what`` when JSON cannot carry the value.
+    """
+    try:
+        return json.loads(json.dumps(value, default=_json_default, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f"{what} cannot be encoded as JSON: {exc}") from exc
+
+
+def encode_payload(routing_key: str, data: Any) -> tuple[dict[str, Any], str]:
+    """Return the payload as a dict and as the JSON string that travels in ``args[0]``.
+
+    ``data`` may be a mapping, a Pydantic model, or a JSON string or bytes holding an object.
+
+    Raises:
+        PayloadError: ``data`` is not a JSON object or holds values JSON cannot carry.
+    """
+    if isinstance(data, str | bytes | bytearray):
+        try:
+            payload = json.loads(data)
+        except ValueError as exc:
+            raise PayloadError(f"payload for {routing_key!r} is a string but not JSON: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise PayloadError(
+                f"payload for {routing_key!r} must be a JSON object, got {type(payload).__name__}"
+            )
+        body = data.decode() if isinstance(data, bytes | bytearray) else data
+        return payload, body
+    model_dump = getattr(data, "model_dump", None)
+    if callable(model_dump):
+        data = model_dump(mode="json")
+    if not isinstance(data, Mapping):
+        raise PayloadError(
+            f"payload for {routing_key!r} must be a mapping or model, got {type(data).__name__}"
+        )
+    try:
+        body = json.dumps(data, default=_json_default, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f"payload for {routing_key!r} cannot be encoded as JSON: {exc}") from exc
+    return json.loads(body), body
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskMessage:
+    """What goes to the broker: an AMQP body, headers and properties."""
+
+    body: bytes
+    headers: dict[str, Any]
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One event: its routing key, payload and the metadata tchu carries in headers."""
+
+    routing_key: str
+    payload: dict[str, Any]
+    body: str
+    event_id: str
+    correlation_id: str
+    published_at: str
+    schema_version: int | None = None
+    headers: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def new(
+        cls,
+        routing_key: str,
+        data: Any,
+        *,
+        correlation_id: str | None = None,
+        schema_version: int | None = None,
+        event_id: str | None = None,
+    ) -> Envelope:
+        """Build an envelope for publishing: validates the key, encodes the payload, stamps ids and time."""
+        validate_routing_key(routing_key)
+        payload, body = encode_payload(routing_key, data)
+        event_id = event_id or str(uuid.uuid4())
+        return cls(
+            routing_key=routing_key,
+            payload=payload,
+            body=body,
+            event_id=event_id,
+            correlation_id=correlation_id or event_id,
+            published_at=_now(),
+            schema_version=schema_version,
+        )
+
+    def tchu_headers(self) -> dict[str, Any]:
+        """The headers tchu adds beside Celery's own."""
+        headers: dict[str, Any] = {
+            HEADER_EVENT_ID: self.event_id,
+            HEADER_CORRELATION_ID: self.correlation_id,
+            HEADER_PUBLISHED_AT: self.published_at,
+        }
+        if self.schema_version is not None:
+            headers[HEADER_SCHEMA_VERSION] = self.schema_version
+        return headers
+
+    def task_message(
+        self,
+        *,
+        task_name: str = TASK_NAME,
+        task_id: str | None = None,
+        reply_to: str | None = None,
+        origin: str = "",
+    ) -> TaskMessage:
+        """Encode as a Celery protocol 2 message for ``task_name`` (the event dispatcher by default)."""
+        task_id = task_id or self.event_id
+        kwargs: dict[str, str] = {"routing_key": self.routing_key}
+        body = json.dumps([[self.body], kwargs, _EMBED], separators=(",", ":")).encode()
+        headers: dict[str, Any] = {
+            "lang": "py",
+            "task": task_name,
+            "id": task_id,
+            "shadow": None,
+            "eta": None,
+            "expires": None,
+            "group": None,
+            "group_index": None,
+            "retries": 0,
+            "timelimit": [None, None],
+            "root_id": task_id,
+            "parent_id": None,
+            "origin": origin,
+            "ignore_result": reply_to is None,
+        }
+        headers.update(self.tchu_headers())
+        properties: dict[str, Any] = {"correlation_id": task_id}
+        if reply_to:
+            properties["reply_to"] = reply_to
+        return TaskMessage(body=body, headers=headers, properties=properties)
+
+    @classmethod
+    def decode(
+        cls, args_body: object, routing_key: object, headers: Mapping[str, Any], task_id: str
+    ) -> Envelope:
+        """Rebuild an envelope from a delivered dispatcher task.
+
+        ``args_body`` is the task's first argument (the payload JSON string), ``routing_key`` its kwarg,
+        ``headers`` the task request's headers and ``task_id`` the Celery task id (the event id of publishers
+        that send no tchu headers).
+
+        Raises:
+            MessageDecodeError: with the reason and the raw body kept for the dead-letter entry.
+        """
+        raw = args_body if isinstance(args_body, str | bytes) else None
+        try:
+            return cls._decode(args_body, routing_key, headers, task_id, raw)
+        except MessageDecodeError:
+            raise
+        except Exception as exc:  # the one broad catch: anything malformed becomes a decode error
+            raise MessageDecodeError(f"{type(exc).__name__}: {exc}", raw) from exc
+
+    @classmethod
+    def _decode(
+        cls,
+        args_body: object,
+        routing_key: object,
+        headers: Mapping[str, Any],
+        task_id: str,
+        raw: bytes | str | None,
+    ) -> Envelope:
+        key = validate_routing_key(routing_key)
+        if isinstance(args_body, str | bytes | bytearray):
+            payload = json.loads(args_body)
+        elif isinstance(args_body, Mapping):
+            payload = dict(args_body)  # an old publisher that sent the payload unencoded
+        else:
+            raise MessageDecodeError(f"payload is a {type(args_body).__name__}, not a JSON string", raw)
+        if not isinstance(payload, dict):
+            raise MessageDecodeError(f"payload is JSON {type(payload).__name__}, not an object", raw)
+        payload.pop(LEGACY_META_KEY, None)
+        version = headers.get(HEADER_SCHEMA_VERSION)
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            raise MessageDecodeError(
+                f"header {HEADER_SCHEMA_VERSION} must be an integer, got {version!r}", raw
+            )
+        event_id = _str_header(headers, HEADER_EVENT_ID, raw) or task_id
+        return cls(
+            routing_key=key,
+            payload=payload,
+            body=args_body if isinstance(args_body, str) else json.dumps(payload),
+            event_id=event_id,
+            correlation_id=_str_header(headers, HEADER_CORRELATION_ID, raw) or event_id,
+            published_at=_str_header(headers, HEADER_PUBLISHED_AT, raw) or "",
+            schema_version=version,
+            headers={k: headers[k] for k in TCHU_HEADERS if k in headers},
+        )
+
+
+def _str_header(headers: Mapping[str, Any], name: str, raw: bytes | str | None) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > 200:  # noqa: PLR2004 -- a sane id length
+        raise MessageDecodeError(f"header {name} must be a non-empty string, got {value!r:.80}", raw)
+    return value

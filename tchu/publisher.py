@@ -1,0 +1,98 @@
+"""Validate, wrap and send: the path every publish and call takes, whatever the transport.
+
+A :class:`Transport` moves envelopes; the Celery/kombu one talks to RabbitMQ. The publisher never sends a
+payload its catalog rejects, so an invalid event is never half-sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from tchu.catalog import Catalog, default_catalog
+from tchu.context import current_event_or_none
+from tchu.envelope import Envelope
+from tchu.errors import InvalidRoutingKeyError
+
+logger = logging.getLogger("tchu.publish")
+
+DEFAULT_CALL_TIMEOUT = 30.0
+
+
+class Transport(Protocol):
+    """Moves envelopes to the broker (or, in memory, straight to a dispatcher)."""
+
+    def send(self, envelope: Envelope) -> None:
+        """Publish one event to every bound queue; return once the broker took it."""
+
+    def call(self, envelope: Envelope, timeout: float) -> Any:
+        """Send an RPC request to its single responder and return the reply value."""
+
+
+class Publisher:
+    """Builds validated envelopes and hands them to a transport."""
+
+    def __init__(self, transport: Transport, catalog: Catalog | None = None) -> None:
+        self.transport = transport
+        self.catalog = catalog if catalog is not None else default_catalog
+
+    def envelope(self, routing_key: str, data: Any, *, correlation_id: str | None = None) -> Envelope:
+        """Validate ``data`` for ``routing_key`` and wrap it; nothing is sent.
+
+        Inside a handler the new event inherits the handled event's correlation id.
+
+        Raises:
+            InvalidRoutingKeyError: bad key, or a key not in a strict catalog.
+            PayloadError: ``data`` is not a JSON object.
+            PayloadValidationError: ``data`` does not match the key's schema (every failing field named).
+        """
+        entry = self.catalog.get(routing_key) if isinstance(routing_key, str) else None
+        if entry is None and self.catalog.strict:
+            raise InvalidRoutingKeyError(
+                f"{routing_key!r} is not in the event catalog and the catalog is strict; add "
+                f"schemas/{routing_key}.json and regenerate, or fix the routing key"
+            )
+        if correlation_id is None:
+            current = current_event_or_none()
+            correlation_id = current.correlation_id if current is not None else None
+        env = Envelope.new(
+            routing_key,
+            data,
+            correlation_id=correlation_id,
+            schema_version=entry.version if entry is not None else None,
+        )
+        if entry is not None:
+            entry.validate(env.payload)
+        return env
+
+    def publish(self, routing_key: str, data: Any, *, correlation_id: str | None = None) -> str:
+        """Validate and publish one event; return its event id."""
+        env = self.envelope(routing_key, data, correlation_id=correlation_id)
+        self.transport.send(env)
+        logger.debug(
+            "published %s (event %s)",
+            env.routing_key,
+            env.event_id,
+            extra={
+                "routing_key": env.routing_key,
+                "event_id": env.event_id,
+                "correlation_id": env.correlation_id,
+            },
+        )
+        return env.event_id
+
+    def call(
+        self,
+        routing_key: str,
+        data: Any,
+        *,
+        timeout: float = DEFAULT_CALL_TIMEOUT,
+        correlation_id: str | None = None,
+    ) -> Any:
+        """Validate and send an RPC request; return the responder's reply, checked against the catalog."""
+        env = self.envelope(routing_key, data, correlation_id=correlation_id)
+        reply = self.transport.call(env, timeout)
+        entry = self.catalog.get(routing_key)
+        if entry is not None:
+            entry.validate_response(reply)
+        return reply

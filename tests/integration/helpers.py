@@ -1,0 +1,80 @@
+"""Reading what handlers in worker processes recorded, and publishing from the test process."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from typing import Any
+
+import redis
+
+from tchu import TchuClient
+from tchu._celery import new_app
+
+
+def seen(broker) -> list[dict[str, Any]]:
+    client = redis.Redis.from_url(broker.redis_url)
+    try:
+        return [json.loads(x) for x in client.lrange(broker.redis_prefix + "seen", 0, -1)]
+    finally:
+        client.close()
+
+
+def wait_seen(broker, count: int, timeout: float = 20, settle: float = 0.5) -> list[dict[str, Any]]:
+    """Wait until ``count`` records exist, then ``settle`` seconds more so extra deliveries would show."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = seen(broker)
+        if len(records) >= count:
+            time.sleep(settle)
+            return seen(broker)
+        time.sleep(0.05)
+    records = seen(broker)
+    raise AssertionError(f"expected {count} handler records within {timeout}s, got {len(records)}: {records}")
+
+
+def tally(records: list[dict[str, Any]]) -> Counter[tuple[str, str, str]]:
+    return Counter((r["service"], r["handler"], r["routing_key"]) for r in records)
+
+
+def publisher_app(broker, *, backend: str = "redis"):
+    if backend == "rpc":
+        return new_app("publisher", broker.amqp_url, backend="rpc://")
+    return new_app(
+        "publisher",
+        broker.amqp_url,
+        backend=broker.redis_url,
+        result_backend_transport_options={"global_keyprefix": broker.redis_prefix},
+    )
+
+
+def client_for(broker, *, backend: str = "redis") -> TchuClient:
+    """A client on its own publisher app; close it (``with``) to release its connections."""
+    return TchuClient(publisher_app(broker, backend=backend))
+
+
+def queue_depth(broker, queue: str) -> int:
+    info = broker.management.queue_info(broker.vhost, queue)
+    assert info is not None, f"queue {queue} does not exist"
+    return int(info.get("messages", 0))
+
+
+def get_messages(broker, queue: str) -> list[Any]:
+    """Take every message from ``queue`` (kombu Message objects, acked)."""
+    from kombu import Connection  # noqa: PLC0415
+
+    out = []
+    with Connection(broker.amqp_url) as conn:
+        sq = conn.SimpleQueue(queue)
+        try:
+            while True:
+                try:
+                    msg = sq.get(timeout=1)
+                except sq.Empty:
+                    break
+                msg.ack()
+                out.append(msg)
+        finally:
+            sq.close()
+    return out
