@@ -495,7 +495,7 @@ class Service:
                 report = self._stale(patterns, remove, channel)
         except OperationalError as exc:
             raise PublishError(f"service {self.name!r}: cannot reach the broker: {exc}") from exc
-        except KombuError as exc:
+        except (KombuError, AMQPError) as exc:
             if getattr(exc, "code", None) == 406:  # noqa: PLR2004 -- AMQP PRECONDITION_FAILED
                 raise SetupError(
                     f"service {self.name!r}: queue {self.queue_name!r} already exists with other arguments "
