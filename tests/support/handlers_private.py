@@ -1,4 +1,4 @@
-"""Handlers on a router of their own, so importing them in the test process leaves the default router alone."""
+"""Handlers on a router of their own: importing them in the test process leaves the default router alone."""
 
 from tchu import Router
 
