@@ -4,7 +4,10 @@ Publish with :class:`TchuClient` (or a generated ``publish_<event>`` function), 
 :func:`subscribe`, and set a service up in one call with :func:`setup_service`.
 """
 
-from tchu._celery import BindingReport, Service, create_topic_dispatcher, setup_service
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from tchu._celery import BindingReport, Service, create_topic_dispatcher, setup_service
 from tchu.catalog import Catalog, EventSchema, default_catalog
 from tchu.client import TchuClient
 from tchu.context import EventInfo, current_event
@@ -31,6 +34,18 @@ from tchu.router import Router, default_router, respond, subscribe
 from tchu.topics import topic_matches
 
 __version__ = "0.1.0"
+
+_LAZY = {"BindingReport", "Service", "create_topic_dispatcher", "setup_service"}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # tchu._celery imports kombu, and kombu imports django when it is installed: load it on first use only
+    if name in _LAZY:
+        from tchu import _celery  # noqa: PLC0415
+
+        return getattr(_celery, name)
+    raise AttributeError(f"module 'tchu' has no attribute {name!r}")
+
 
 __all__ = [
     "BindingReport",

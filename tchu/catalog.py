@@ -6,6 +6,7 @@ before sending and the dispatcher before handing a payload to any handler.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -65,19 +66,31 @@ def _compile(routing_key: str, schema_id: str, schema: Mapping[str, Any]) -> Cal
     def check(payload: Any) -> None:
         errors = sorted(validator.iter_errors(payload), key=lambda e: (list(e.absolute_path), e.message))
         if errors:
-            raise PayloadValidationError(routing_key, schema_id, [_problem(e) for e in errors])
+            problems = list(dict.fromkeys(p for e in errors for p in _problems(e)))
+            raise PayloadValidationError(routing_key, schema_id, problems)
 
     return check
 
 
-def _problem(error: ValidationError) -> FieldProblem:
-    path = error.json_path
+_IDENTIFIER = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")  # jsonschema's rule for writing .name in a json_path
+
+
+def _child_path(path: str, name: str) -> str:
+    if _IDENTIFIER.match(name):
+        return f"{path}.{name}"
+    escaped = name.replace("\\", "\\\\").replace("'", "\\'")
+    return f"{path}['{escaped}']"
+
+
+def _problems(error: ValidationError) -> list[FieldProblem]:
+    # jsonschema yields one 'required' error per missing name, each carrying the whole list: name them all
+    # here and let the caller drop the repeats.
     required = error.validator_value
     if error.validator == "required" and isinstance(error.instance, Mapping) and isinstance(required, list):
         missing = [name for name in required if name not in error.instance]
         if missing:
-            return FieldProblem(f"{path}.{missing[0]}" if path != "$" else f"$.{missing[0]}", "is required")
-    return FieldProblem(path, error.message)
+            return [FieldProblem(_child_path(error.json_path, name), "is required") for name in missing]
+    return [FieldProblem(error.json_path, error.message)]
 
 
 class Catalog:

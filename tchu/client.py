@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from tchu._celery import CeleryTransport
 from tchu.catalog import Catalog
 from tchu.publisher import DEFAULT_CALL_TIMEOUT, Publisher, Transport
 
@@ -37,7 +36,11 @@ class TchuClient:
         transport: Transport | None = None,
     ) -> None:
         self.serializer = serializer
-        self.transport: Transport = transport or CeleryTransport(celery_app, confirm=confirm)
+        if transport is None:
+            from tchu._celery import CeleryTransport  # noqa: PLC0415 -- kombu (and so django) only when used
+
+            transport = CeleryTransport(celery_app, confirm=confirm)
+        self.transport: Transport = transport
         self.publisher = Publisher(self.transport, catalog)
 
     def publish(self, topic: str, data: Any, **kwargs: Any) -> str:

@@ -30,10 +30,11 @@ HEADER_PUBLISHED_AT = "tchu_published_at"
 HEADER_SCHEMA_VERSION = "tchu_schema_version"
 TCHU_HEADERS = (HEADER_EVENT_ID, HEADER_CORRELATION_ID, HEADER_PUBLISHED_AT, HEADER_SCHEMA_VERSION)
 LEGACY_META_KEY = "_tchu_meta"
+_ABSENT = object()
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 
 
-def _json_default(obj: object) -> Any:
+def _json_default(obj: object) -> Any:  # noqa: PLR0911 -- one return per converted type
     # The conversions tchu-tchu 2.2.3's serializer made, so payloads encode the same way.
     if isinstance(obj, uuid.UUID):
         return str(obj)
@@ -45,6 +46,8 @@ def _json_default(obj: object) -> Any:
         return sorted(obj, key=repr)
     if isinstance(obj, bytes):
         return obj.decode()
+    if isinstance(obj, Mapping):
+        return dict(obj)
     model_dump = getattr(obj, "model_dump", None)
     if callable(model_dump):
         return model_dump(mode="json")
@@ -80,8 +83,7 @@ def encode_payload(routing_key: str, data: Any) -> tuple[dict[str, Any], str]:
             raise PayloadError(
                 f"payload for {routing_key!r} must be a JSON object, got {type(payload).__name__}"
             )
-        body = data.decode() if isinstance(data, bytes | bytearray) else data
-        return payload, body
+        data = payload  # re-encoded below: rejects NaN/Infinity and drops any BOM or UTF-16/32 encoding
     model_dump = getattr(data, "model_dump", None)
     if callable(model_dump):
         data = model_dump(mode="json")
@@ -230,7 +232,7 @@ class Envelope:
             raise MessageDecodeError(f"payload is a {type(args_body).__name__}, not a JSON string", raw)
         if not isinstance(payload, dict):
             raise MessageDecodeError(f"payload is JSON {type(payload).__name__}, not an object", raw)
-        payload.pop(LEGACY_META_KEY, None)
+        stripped = payload.pop(LEGACY_META_KEY, _ABSENT) is not _ABSENT
         version = headers.get(HEADER_SCHEMA_VERSION)
         if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
             raise MessageDecodeError(
@@ -240,7 +242,9 @@ class Envelope:
         return cls(
             routing_key=key,
             payload=payload,
-            body=args_body if isinstance(args_body, str) else json.dumps(payload),
+            body=args_body
+            if isinstance(args_body, str) and not stripped
+            else json.dumps(payload, separators=(",", ":")),
             event_id=event_id,
             correlation_id=_str_header(headers, HEADER_CORRELATION_ID, raw) or event_id,
             published_at=_str_header(headers, HEADER_PUBLISHED_AT, raw) or "",

@@ -115,6 +115,8 @@ class TchuEvent:
             except PydanticValidationError as exc:
                 problems = [FieldProblem(_pydantic_path(e["loc"]), e["msg"]) for e in exc.errors()]
                 raise PayloadValidationError(self.topic, serializer.__name__, problems) from exc
+        # tchu-tchu 2.2.3 passes skip_authorization/skip_reason as constructor keywords; serializers written
+        # for it accept them, so they are passed the same way.
         kwargs: dict[str, Any] = {"data": data, **extra}
         if context is not None:
             kwargs["context"] = context
@@ -146,7 +148,14 @@ class TchuEvent:
         cls = type(self)
 
         def handle(data: dict[str, Any]) -> Any:
-            event = cls()
+            event = cls(
+                topic=self.topic,
+                request_serializer_class=self.request_serializer_class,
+                response_serializer_class=self.response_serializer_class,
+                handler=handler,
+                context_helper=self._instance_context_helper,
+                client=self._client,
+            )
             event.serialize_request(data)
             return handler(event)
 
