@@ -17,6 +17,8 @@ def _closing_client(broker, backend: str):
         client.close()
         if backend == "redis":
             app.backend.client.connection_pool.disconnect()
+        elif app.backend.result_consumer._consumer is not None:  # noqa: SLF001 -- rpc:// keeps a connection
+            app.backend.result_consumer.stop()
         app.close()
 
 
