@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
+import jsonschema_rs
+from jsonschema import Draft202012Validator
 
 from tchu.errors import FieldProblem, PayloadValidationError, SetupError
 from tchu.topics import validate_routing_key
 
 Kind = Literal["event", "rpc"]
-_FORMATS = FormatChecker()
 
 
 @dataclass(frozen=True)
@@ -61,13 +60,15 @@ def _compile(routing_key: str, schema_id: str, schema: Mapping[str, Any]) -> Cal
         Draft202012Validator.check_schema(schema)
     except Exception as exc:  # jsonschema raises SchemaError; anything else is equally a bad schema
         raise SetupError(f"{schema_id} is not a valid JSON Schema (2020-12): {exc}") from exc
-    validator = Draft202012Validator(schema, format_checker=_FORMATS)
+    # jsonschema-rs: about 0.5 us for a ten-field event with formats, against about 60 us for jsonschema
+    validator = jsonschema_rs.Draft202012Validator(dict(schema), validate_formats=True)
 
     def check(payload: Any) -> None:
-        errors = sorted(validator.iter_errors(payload), key=lambda e: (list(e.absolute_path), e.message))
-        if errors:
-            problems = list(dict.fromkeys(p for e in errors for p in _problems(e)))
-            raise PayloadValidationError(routing_key, schema_id, problems)
+        if validator.is_valid(payload):
+            return
+        found = {_problem(e) for e in validator.iter_errors(payload)}
+        problems = sorted(found, key=lambda p: (p.path, p.message))
+        raise PayloadValidationError(routing_key, schema_id, problems)
 
     return check
 
@@ -75,22 +76,26 @@ def _compile(routing_key: str, schema_id: str, schema: Mapping[str, Any]) -> Cal
 _IDENTIFIER = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")  # jsonschema's rule for writing .name in a json_path
 
 
-def _child_path(path: str, name: str) -> str:
-    if _IDENTIFIER.match(name):
-        return f"{path}.{name}"
-    escaped = name.replace("\\", "\\\\").replace("'", "\\'")
-    return f"{path}['{escaped}']"
+def json_path(parts: Iterable[str | int]) -> str:
+    """``$.items[0].quantity`` for ``["items", 0, "quantity"]``; odd names as ``$['x-y']``."""
+    path = "$"
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif _IDENTIFIER.match(part):
+            path += f".{part}"
+        else:
+            escaped = part.replace("\\", "\\\\").replace("'", "\\'")
+            path += f"['{escaped}']"
+    return path
 
 
-def _problems(error: ValidationError) -> list[FieldProblem]:
-    # jsonschema yields one 'required' error per missing name, each carrying the whole list: name them all
-    # here and let the caller drop the repeats.
-    required = error.validator_value
-    if error.validator == "required" and isinstance(error.instance, Mapping) and isinstance(required, list):
-        missing = [name for name in required if name not in error.instance]
-        if missing:
-            return [FieldProblem(_child_path(error.json_path, name), "is required") for name in missing]
-    return [FieldProblem(error.json_path, error.message)]
+def _problem(error: jsonschema_rs.ValidationError) -> FieldProblem:
+    parts = list(error.instance_path)
+    kind = error.kind
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.Required):
+        return FieldProblem(json_path([*parts, str(kind.property)]), "is required")
+    return FieldProblem(json_path(parts), error.message)
 
 
 class Catalog:

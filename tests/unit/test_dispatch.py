@@ -167,7 +167,7 @@ def test_invalid_payload_runs_no_handler(dispatcher: Dispatcher, router: Router,
     catalog.register(EventSchema("user.created", USER_SCHEMA))
     with pytest.raises(PayloadValidationError) as info:
         dispatcher.dispatch(envelope(payload={"user_id": "one"}))
-    assert info.value.errors() == [("$.user_id", "'one' is not of type 'integer'")]
+    assert info.value.errors() == [("$.user_id", '"one" is not of type "integer"')]
     assert ran == []
     dispatcher.dispatch(envelope(payload={"user_id": 1}))
     assert ran == [{"user_id": 1}]
@@ -305,7 +305,7 @@ def test_respond_validates_request_and_reply(
         dispatcher.respond(envelope("order.total", {"order_id": 2}))
     assert sorted(info.value.errors()) == [
         ("$.currency", "is required"),
-        ("$.total", "'one' is not of type 'number'"),
+        ("$.total", '"one" is not of type "number"'),
     ]
     assert info.value.schema_id.endswith("#/x-tchu/response")
 

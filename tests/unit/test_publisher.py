@@ -89,8 +89,8 @@ def test_invalid_payload_is_never_sent(publisher: Publisher, transport: Recordin
     with pytest.raises(PayloadValidationError) as info:
         publisher.publish("user.created", {"user_id": "x", "email": "no-at-sign"})
     assert sorted(info.value.errors()) == [
-        ("$.email", "'no-at-sign' is not a 'email'"),
-        ("$.user_id", "'x' is not of type 'integer'"),
+        ("$.email", '"no-at-sign" is not a "email"'),
+        ("$.user_id", '"x" is not of type "integer"'),
     ]
     assert transport.sent == []
     assert transport.calls == []
@@ -207,7 +207,7 @@ def test_call_validates_the_reply_against_the_response_schema(catalog: Catalog) 
     publisher = Publisher(transport, catalog)
     with pytest.raises(PayloadValidationError) as info:
         publisher.call("order.total", {"order_id": 1})
-    assert info.value.errors() == [("$.total", "'a lot' is not of type 'number'")]
+    assert info.value.errors() == [("$.total", '"a lot" is not of type "number"')]
     assert len(transport.calls) == 1
 
 
