@@ -164,9 +164,7 @@ class CeleryTransport:
             )
         except _BROKER_ERRORS as exc:
             self._reset()
-            raise PublishError(
-                f"could not publish {what or routing_key!r}: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise PublishError(f"could not publish {what or routing_key!r}: {type(exc).__name__}: {exc}") from exc
 
     def send(self, envelope: Envelope) -> None:
         """Publish an event to ``tchu_events`` under its routing key."""
@@ -191,9 +189,7 @@ class CeleryTransport:
         try:
             app.backend.on_task_call(link.producer, msg.headers["id"])
         except _BROKER_ERRORS as exc:
-            raise PublishError(
-                f"result backend unavailable for call {envelope.routing_key!r}: {exc}"
-            ) from exc
+            raise PublishError(f"result backend unavailable for call {envelope.routing_key!r}: {exc}") from exc
         self.publish_message(
             msg.body,
             exchange="",
@@ -460,9 +456,7 @@ class Service:
             try:
                 import_module(module)
             except ImportError as exc:
-                raise SetupError(
-                    f"service {self.name!r}: cannot import handler module {module!r}: {exc}"
-                ) from exc
+                raise SetupError(f"service {self.name!r}: cannot import handler module {module!r}: {exc}") from exc
 
     def patterns(self) -> list[str]:
         """The binding patterns the service needs: its handlers' patterns, after importing them."""
@@ -503,9 +497,7 @@ class Service:
                 ) from exc
             raise
         if not patterns:
-            logger.warning(
-                "service %s has no handlers: queue %s is bound to nothing", self.name, self.queue_name
-            )
+            logger.warning("service %s has no handlers: queue %s is bound to nothing", self.name, self.queue_name)
         self._update_celery_queue(patterns)
         self._declared_pid = os.getpid()
         return report
@@ -521,9 +513,7 @@ class Service:
         api = ManagementAPI.for_broker(url, self.management_url)
         vhost = vhost_of(url)
         try:
-            existing = {
-                b.pattern for b in api.queue_bindings(vhost, self.queue_name) if b.exchange == EXCHANGE_NAME
-            }
+            existing = {b.pattern for b in api.queue_bindings(vhost, self.queue_name) if b.exchange == EXCHANGE_NAME}
         except ManagementError as exc:
             logger.warning("service %s: stale bindings not checked: %s", self.name, exc)
             return BindingReport(self.queue_name, tuple(patterns), checked=False)
@@ -533,9 +523,7 @@ class Service:
             for pattern in stale:
                 channel.queue_unbind(self.queue_name, EXCHANGE_NAME, pattern)
             removed = stale
-            logger.info(
-                "service %s: removed stale bindings %s from %s", self.name, list(stale), self.queue_name
-            )
+            logger.info("service %s: removed stale bindings %s from %s", self.name, list(stale), self.queue_name)
         elif stale:
             logger.warning(
                 "service %s: queue %s has bindings no handler needs: %s; events matching them are "
@@ -592,9 +580,7 @@ def setup_service(
     app = celery_app
     router = router if router is not None else default_router
     queue_name = queue or f"{service}_queue"
-    celery_queue = Queue(
-        queue_name, exchange=events_exchange(), durable=True, auto_delete=False, no_declare=True
-    )
+    celery_queue = Queue(queue_name, exchange=events_exchange(), durable=True, auto_delete=False, no_declare=True)
     conf = app.conf
     queues = list(conf.task_queues or [_default_queue(app)])
     conf.task_queues = [q for q in queues if q.name != queue_name] + [celery_queue]
@@ -610,9 +596,7 @@ def setup_service(
             report = svc.declare()
             logger.info("service %s: queue %s bound to %s", service, queue_name, list(report.bound))
 
-    signals.worker_init.connect(
-        on_worker_init, weak=False
-    )  # before the dispatcher's, which needs the handlers
+    signals.worker_init.connect(on_worker_init, weak=False)  # before the dispatcher's, which needs the handlers
     svc.dispatcher = create_topic_dispatcher(app, router=router, catalog=catalog, queue=queue_name)
     return svc
 

@@ -94,7 +94,5 @@ class TchuClient:
             raise ValueError(f"tchu events are JSON; content_type {content_type!r} is not supported")
         unknown = sorted(set(kwargs) - _IGNORED)
         if unknown:
-            raise TypeError(
-                f"unexpected keyword argument(s) {unknown}; expected correlation_id, content_type"
-            )
+            raise TypeError(f"unexpected keyword argument(s) {unknown}; expected correlation_id, content_type")
         return None if correlation_id is None else str(correlation_id)

@@ -80,17 +80,13 @@ def encode_payload(routing_key: str, data: Any) -> tuple[dict[str, Any], str]:
         except ValueError as exc:
             raise PayloadError(f"payload for {routing_key!r} is a string but not JSON: {exc}") from exc
         if not isinstance(payload, dict):
-            raise PayloadError(
-                f"payload for {routing_key!r} must be a JSON object, got {type(payload).__name__}"
-            )
+            raise PayloadError(f"payload for {routing_key!r} must be a JSON object, got {type(payload).__name__}")
         data = payload  # re-encoded below: rejects NaN/Infinity and drops any BOM or UTF-16/32 encoding
     model_dump = getattr(data, "model_dump", None)
     if callable(model_dump):
         data = model_dump(mode="json")
     if not isinstance(data, Mapping):
-        raise PayloadError(
-            f"payload for {routing_key!r} must be a mapping or model, got {type(data).__name__}"
-        )
+        raise PayloadError(f"payload for {routing_key!r} must be a mapping or model, got {type(data).__name__}")
     try:
         body = json.dumps(data, default=_json_default, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -194,9 +190,7 @@ class Envelope:
         return TaskMessage(body=body, headers=headers, properties=properties)
 
     @classmethod
-    def decode(
-        cls, args_body: object, routing_key: object, headers: Mapping[str, Any], task_id: str
-    ) -> Envelope:
+    def decode(cls, args_body: object, routing_key: object, headers: Mapping[str, Any], task_id: str) -> Envelope:
         """Rebuild an envelope from a delivered dispatcher task.
 
         ``args_body`` is the task's first argument (the payload JSON string), ``routing_key`` its kwarg,
@@ -235,9 +229,7 @@ class Envelope:
         stripped = payload.pop(LEGACY_META_KEY, _ABSENT) is not _ABSENT
         version = headers.get(HEADER_SCHEMA_VERSION)
         if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
-            raise MessageDecodeError(
-                f"header {HEADER_SCHEMA_VERSION} must be an integer, got {version!r}", raw
-            )
+            raise MessageDecodeError(f"header {HEADER_SCHEMA_VERSION} must be an integer, got {version!r}", raw)
         event_id = _str_header(headers, HEADER_EVENT_ID, raw) or task_id
         return cls(
             routing_key=key,

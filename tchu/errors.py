@@ -105,9 +105,7 @@ class HandlerError(TchuError):
         self.event_id = event_id
         self.failures = tuple(failures)
         parts = "; ".join(f"{f.handler}: {f.error_type}: {f.message}" for f in self.failures)
-        super().__init__(
-            f"{len(self.failures)} handler(s) failed for {routing_key!r} (event {event_id}): {parts}"
-        )
+        super().__init__(f"{len(self.failures)} handler(s) failed for {routing_key!r} (event {event_id}): {parts}")
 
 
 class NoHandlerError(TchuError, LookupError):

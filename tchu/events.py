@@ -18,6 +18,7 @@ from tchu.envelope import to_json_value
 from tchu.errors import FieldProblem, PayloadValidationError, SetupError
 from tchu.publisher import DEFAULT_CALL_TIMEOUT
 from tchu.router import default_router
+from tchu.typed import pydantic_problems
 
 logger = logging.getLogger("tchu.events")
 
@@ -52,12 +53,8 @@ class TchuEvent:
         self.topic: str = topic or getattr(meta, "topic", None) or ""
         if not self.topic:
             raise SetupError(f"{type(self).__name__} needs a topic: set Meta.topic or pass topic=")
-        self.request_serializer_class = request_serializer_class or getattr(
-            meta, "request_serializer_class", None
-        )
-        self.response_serializer_class = response_serializer_class or getattr(
-            meta, "response_serializer_class", None
-        )
+        self.request_serializer_class = request_serializer_class or getattr(meta, "request_serializer_class", None)
+        self.response_serializer_class = response_serializer_class or getattr(meta, "response_serializer_class", None)
         self.handler = handler or getattr(meta, "handler", None)
         self.validated_data: dict[str, Any] | None = None
         self.context: dict[str, Any] | None = None
@@ -113,8 +110,7 @@ class TchuEvent:
             try:
                 return serializer.model_validate(data).model_dump(mode="json")
             except PydanticValidationError as exc:
-                problems = [FieldProblem(_pydantic_path(e["loc"]), e["msg"]) for e in exc.errors()]
-                raise PayloadValidationError(self.topic, serializer.__name__, problems) from exc
+                raise PayloadValidationError(self.topic, serializer.__name__, pydantic_problems(exc)) from exc
         # tchu-tchu 2.2.3 passes skip_authorization/skip_reason as constructor keywords; serializers written
         # for it accept them, so they are passed the same way.
         kwargs: dict[str, Any] = {"data": data, **extra}
@@ -122,9 +118,7 @@ class TchuEvent:
             kwargs["context"] = context
         drf = serializer(**kwargs)
         if not drf.is_valid():
-            raise PayloadValidationError(
-                self.topic, serializer.__name__, list(_drf_problems(drf.errors, "$"))
-            )
+            raise PayloadValidationError(self.topic, serializer.__name__, list(_drf_problems(drf.errors, "$")))
         return dict(to_json_value(f"payload for {self.topic!r}", dict(drf.validated_data)))
 
     def _data(self) -> dict[str, Any]:
@@ -181,13 +175,6 @@ class TchuEvent:
         if helper is None or not self.validated_data:
             return None
         return helper(self.validated_data)
-
-
-def _pydantic_path(loc: tuple[int | str, ...]) -> str:
-    path = "$"
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path
 
 
 def _drf_problems(errors: Any, path: str) -> list[FieldProblem]:

@@ -39,7 +39,8 @@ class Responder:
     handler_id: str
 
 
-def _default_id(func: Callable[..., Any]) -> str:
+def default_handler_id(func: Callable[..., Any]) -> str:
+    """``module.qualname`` of ``func``: the id a handler is registered (and de-duplicated) under."""
     return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
 
 
@@ -93,7 +94,7 @@ class Router:
             pattern = compile_pattern(pattern)
         if not callable(func):
             raise SetupError(f"handler for {pattern.pattern!r} must be callable, got {func!r}")
-        hid = handler_id or _default_id(func)
+        hid = handler_id or default_handler_id(func)
         label = name or str(getattr(func, "__name__", hid))
         sub = Subscription(pattern, func, hid, label, dict(metadata or {}))
         with self._lock:
@@ -119,7 +120,7 @@ class Router:
             raise InvalidPatternError(f"RPC responders answer one concrete key: {exc}") from exc
 
         def decorator(func: F) -> F:
-            hid = handler_id or _default_id(func)
+            hid = handler_id or default_handler_id(func)
             with self._lock:
                 old = self._responders.get(routing_key)
                 if old is not None and old.handler is not func and old.handler_id != hid:
@@ -135,9 +136,7 @@ class Router:
     def include_router(self, other: Router) -> None:
         """Add every subscription and responder of ``other`` to this router."""
         for sub in other.subscriptions():
-            self.add(
-                sub.pattern, sub.handler, name=sub.name, handler_id=sub.handler_id, metadata=sub.metadata
-            )
+            self.add(sub.pattern, sub.handler, name=sub.name, handler_id=sub.handler_id, metadata=sub.metadata)
         for resp in other.responders():
             self.respond(resp.routing_key, handler_id=resp.handler_id)(resp.handler)
 

@@ -60,9 +60,7 @@ class Broker:
 @pytest.fixture(scope="session")
 def services() -> ManagementAPI:
     """Fail the run, naming the service, when RabbitMQ or Redis cannot be reached."""
-    missing = [
-        name for name, port in (("RabbitMQ", AMQP_PORT), ("Redis", REDIS_PORT)) if not _reachable(port)
-    ]
+    missing = [name for name, port in (("RabbitMQ", AMQP_PORT), ("Redis", REDIS_PORT)) if not _reachable(port)]
     if missing:
         pytest.fail(
             f"{' and '.join(missing)} not reachable on {AMQP_HOST}; run the tests with scripts/test, "
@@ -148,9 +146,7 @@ class Worker:
             if out.count(text) >= count:
                 return out
             time.sleep(0.05)
-        pytest.fail(
-            f"worker {self.app}: {text!r} x{count} not seen within {timeout}s:\n{self.output()[-4000:]}"
-        )
+        pytest.fail(f"worker {self.app}: {text!r} x{count} not seen within {timeout}s:\n{self.output()[-4000:]}")
 
     def stop(self, sig: int = signal.SIGQUIT) -> None:
         """Stop the worker: cold shutdown by default (unacked messages go back to the queue)."""

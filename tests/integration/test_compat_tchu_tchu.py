@@ -130,15 +130,12 @@ def _venv_problem(release: LegacyRelease) -> str | None:
 
 def _run_or_fail(cmd: list[str], what: str, timeout: float) -> None:
     try:
-        proc = subprocess.run(
-            cmd, env=_clean_env(), capture_output=True, text=True, timeout=timeout, check=False
-        )
+        proc = subprocess.run(cmd, env=_clean_env(), capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         pytest.fail(f"cannot {what}: {exc}", pytrace=False)
     if proc.returncode != 0:
         pytest.fail(
-            f"cannot {what} (exit {proc.returncode}): {' '.join(cmd)}\n"
-            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}",
+            f"cannot {what} (exit {proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}",
             pytrace=False,
         )
 
@@ -268,9 +265,7 @@ def legacy_publish(release: LegacyRelease, broker, workdir: Path, events: list[d
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"tchu-tchu {release.version} publisher hung: {exc}")
     if proc.returncode != 0:
-        pytest.fail(
-            f"tchu-tchu {release.version} publisher failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
-        )
+        pytest.fail(f"tchu-tchu {release.version} publisher failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["tchu_tchu"] == release.version
     return result

@@ -19,10 +19,7 @@ def service_env(name: str, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def three_services(start_worker):
-    return {
-        name: start_worker("svc", extra_env=service_env(name))
-        for name in ("users", "notifications", "analytics")
-    }
+    return {name: start_worker("svc", extra_env=service_env(name)) for name in ("users", "notifications", "analytics")}
 
 
 def test_bindings_are_derived_from_handlers(broker, three_services):

@@ -34,9 +34,7 @@ def bindings(broker, queue: str) -> list[str]:
 def bind(broker, queue: str, pattern: str, **queue_args) -> None:
     with Connection(broker.amqp_url) as conn:
         exchange = Exchange("tchu_events", type="topic", durable=True)
-        Queue(queue, exchange, routing_key=pattern, durable=True, **queue_args)(
-            conn.default_channel
-        ).declare()
+        Queue(queue, exchange, routing_key=pattern, durable=True, **queue_args)(conn.default_channel).declare()
 
 
 def test_stale_bindings_are_reported_then_removed_on_request(broker, app, caplog):

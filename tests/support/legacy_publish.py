@@ -50,9 +50,7 @@ sent: list[dict[str, object]] = []
 
 @after_task_publish.connect
 def _sent(sender=None, headers=None, exchange=None, routing_key=None, **_):
-    sent.append(
-        {"task": sender, "task_id": (headers or {}).get("id"), "exchange": exchange, "rk": routing_key}
-    )
+    sent.append({"task": sender, "task_id": (headers or {}).get("id"), "exchange": exchange, "rk": routing_key})
 
 
 def main(events: list[dict[str, object]]) -> list[dict[str, object]]:

@@ -24,9 +24,7 @@ from kombu import Exchange, Queue, binding
 from tchu_tchu import create_topic_dispatcher, subscribe
 
 if importlib.util.find_spec("tchu") is not None:  # the point of this service is that tchu is absent
-    raise RuntimeError(
-        "tchu is importable in the tchu-tchu 2.2.3 service; PYTHONPATH/cwd leak the repository"
-    )
+    raise RuntimeError("tchu is importable in the tchu-tchu 2.2.3 service; PYTHONPATH/cwd leak the repository")
 
 SERVICE = os.environ["TCHU_TEST_SERVICE"]
 PATTERNS = os.environ.get("LEGACY_PATTERNS", "user.*").split(",")

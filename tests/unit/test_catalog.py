@@ -84,9 +84,7 @@ def test_nested_problems_use_json_paths_and_every_field_is_listed() -> None:
 
 def test_missing_nested_required_field_path() -> None:
     entry = EventSchema("order.created", ORDER_CREATED)
-    assert problems_of(entry, {"order_id": 1, "items": [{"sku": "a"}]}) == [
-        ("$.items[0].quantity", "is required")
-    ]
+    assert problems_of(entry, {"order_id": 1, "items": [{"sku": "a"}]}) == [("$.items[0].quantity", "is required")]
 
 
 def test_str_is_one_line_per_problem() -> None:
@@ -101,9 +99,7 @@ def test_str_is_one_line_per_problem() -> None:
 
 def test_non_object_payload_is_reported_at_the_root() -> None:
     entry = EventSchema("user.created", USER_CREATED)
-    assert problems_of(entry, ["not", "an", "object"]) == [
-        ("$", '["not","an","object"] is not of type "object"')
-    ]
+    assert problems_of(entry, ["not", "an", "object"]) == [("$", '["not","an","object"] is not of type "object"')]
 
 
 # ------------------------------------------------------------------------------------------------ formats

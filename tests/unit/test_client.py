@@ -90,9 +90,7 @@ def test_call_accepts_the_2x_keyword_arguments(client: TchuClient, transport: Re
 
 
 @pytest.mark.parametrize("content_type", ["application/x-python-serialize", "text/plain", "application/yaml"])
-def test_other_content_types_are_rejected(
-    client: TchuClient, transport: RecordingTransport, content_type: str
-) -> None:
+def test_other_content_types_are_rejected(client: TchuClient, transport: RecordingTransport, content_type: str) -> None:
     with pytest.raises(ValueError, match=content_type):
         client.publish("user.created", {}, content_type=content_type)
     with pytest.raises(ValueError, match=content_type):
@@ -122,9 +120,7 @@ def test_correlation_id_keyword(client: TchuClient, transport: RecordingTranspor
     assert transport.calls[0][0].correlation_id == "1234"
 
 
-def test_call_returns_the_reply_and_passes_the_timeout(
-    client: TchuClient, transport: RecordingTransport
-) -> None:
+def test_call_returns_the_reply_and_passes_the_timeout(client: TchuClient, transport: RecordingTransport) -> None:
     assert client.call("user.lookup", {"id": 7}, timeout=2.5) == {"echo": {"id": 7}}
     ((env, timeout),) = transport.calls
     assert (env.routing_key, timeout) == ("user.lookup", 2.5)
@@ -154,9 +150,7 @@ def test_serializer_is_not_used_for_dicts_json_text_or_models(transport: Recordi
     assert [env.payload["user_id"] for env in transport.sent] == [1, 2, 3, 4]
 
 
-def test_without_a_serializer_other_objects_are_rejected(
-    client: TchuClient, transport: RecordingTransport
-) -> None:
+def test_without_a_serializer_other_objects_are_rejected(client: TchuClient, transport: RecordingTransport) -> None:
     with pytest.raises(PayloadError, match=r"'user\.created'"):
         client.publish("user.created", LegacyUser(1, "a@b"))
     assert transport.sent == []

@@ -109,9 +109,7 @@ def test_a_failing_handler_does_not_stop_the_others(
     assert record.__dict__["handler"] == "svc.broken"
 
 
-def test_every_failure_is_listed(
-    dispatcher: Dispatcher, router: Router, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_every_failure_is_listed(dispatcher: Dispatcher, router: Router, caplog: pytest.LogCaptureFixture) -> None:
     def fail_a(data: dict[str, Any]) -> None:
         raise KeyError("a")
 
@@ -277,9 +275,7 @@ def test_respond_rejects_a_reply_json_cannot_carry(dispatcher: Dispatcher, route
         dispatcher.respond(envelope("order.total", {}))
 
 
-def test_respond_validates_request_and_reply(
-    dispatcher: Dispatcher, router: Router, catalog: Catalog
-) -> None:
+def test_respond_validates_request_and_reply(dispatcher: Dispatcher, router: Router, catalog: Catalog) -> None:
     calls: list[dict[str, Any]] = []
     replies: list[Any] = [{"total": 1.0, "currency": "USD"}, {"total": "one"}]
 
@@ -310,9 +306,7 @@ def test_respond_validates_request_and_reply(
     assert info.value.schema_id.endswith("#/x-tchu/response")
 
 
-def test_respond_without_a_responder_raises_no_responder_error(
-    dispatcher: Dispatcher, router: Router
-) -> None:
+def test_respond_without_a_responder_raises_no_responder_error(dispatcher: Dispatcher, router: Router) -> None:
     router.add("order.total", lambda _: None)  # a subscriber is not a responder
     with pytest.raises(NoResponderError, match=r"'order\.total'"):
         dispatcher.respond(envelope("order.total", {}))

@@ -276,9 +276,7 @@ def test_body_of_a_json_string_payload_is_that_payload() -> None:
 
 
 def test_decode_round_trips() -> None:
-    env = Envelope.new(
-        KEY, {"user_id": 1, "nested": {"x": [1, 2.5, "é"]}}, correlation_id="c", schema_version=2
-    )
+    env = Envelope.new(KEY, {"user_id": 1, "nested": {"x": [1, 2.5, "é"]}}, correlation_id="c", schema_version=2)
     back = redeliver(env)
     assert back.routing_key == KEY
     assert back.payload == env.payload
@@ -345,9 +343,7 @@ def test_decode_keeps_only_tchu_headers() -> None:
         ("{}", KEY, {HEADER_PUBLISHED_AT: b"2024"}, HEADER_PUBLISHED_AT),
     ],
 )
-def test_decode_errors_keep_the_raw_body(
-    body: object, routing_key: object, headers: dict, fragment: str
-) -> None:
+def test_decode_errors_keep_the_raw_body(body: object, routing_key: object, headers: dict, fragment: str) -> None:
     with pytest.raises(MessageDecodeError) as info:
         Envelope.decode(body, routing_key, headers, "task-1")
     assert fragment in str(info.value)
@@ -385,9 +381,7 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=20,
 )
-JSON_OBJECTS = st.dictionaries(
-    st.text(max_size=10).filter(lambda k: k != LEGACY_META_KEY), JSON_VALUES, max_size=6
-)
+JSON_OBJECTS = st.dictionaries(st.text(max_size=10).filter(lambda k: k != LEGACY_META_KEY), JSON_VALUES, max_size=6)
 
 
 @settings(max_examples=300, deadline=None, database=None)

@@ -69,8 +69,7 @@ def test_docstring_tree_parses_to_the_expected_shape() -> None:
     tree = docstring_tree()
     assert tree["TchuError"] == (None, None)
     expected = {
-        cls.__name__: (parent.__name__, builtin.__name__ if builtin else None)
-        for cls, parent, builtin in EXPECTED_TREE
+        cls.__name__: (parent.__name__, builtin.__name__ if builtin else None) for cls, parent, builtin in EXPECTED_TREE
     }
     assert {name: tree[name] for name in tree if name != "TchuError"} == expected
 
@@ -87,9 +86,7 @@ def test_every_class_in_the_docstring_tree_holds(name: str) -> None:
         assert issubclass(cls, getattr(builtins, builtin))
 
 
-@pytest.mark.parametrize(
-    ("cls", "parent", "builtin"), EXPECTED_TREE, ids=lambda c: getattr(c, "__name__", "")
-)
+@pytest.mark.parametrize(("cls", "parent", "builtin"), EXPECTED_TREE, ids=lambda c: getattr(c, "__name__", ""))
 def test_leaf_is_tchu_error_and_its_builtin(cls: type, parent: type, builtin: type | None) -> None:
     assert issubclass(cls, TchuError)
     assert issubclass(cls, parent)

@@ -90,9 +90,7 @@ def restore_default_router() -> Iterator[None]:
     yield
     default_router.clear()
     for sub in subscriptions:
-        default_router.add(
-            sub.pattern, sub.handler, name=sub.name, handler_id=sub.handler_id, metadata=sub.metadata
-        )
+        default_router.add(sub.pattern, sub.handler, name=sub.name, handler_id=sub.handler_id, metadata=sub.metadata)
     for resp in responders:
         default_router.respond(resp.routing_key, handler_id=resp.handler_id)(resp.handler)
     assert default_router.subscriptions() == subscriptions
@@ -308,9 +306,7 @@ class FakeDRFSerializer:
         if "@" not in str(data.get("email", "")):
             errors["email"] = ["Enter a valid email address."]
         items = data.get("items", [])
-        item_errors = [
-            {} if item.get("quantity", 0) >= 1 else {"quantity": ["Must be >= 1."]} for item in items
-        ]
+        item_errors = [{} if item.get("quantity", 0) >= 1 else {"quantity": ["Must be >= 1."]} for item in items]
         if any(item_errors):
             errors["items"] = item_errors
         if data.get("address", {}).get("zip") is None:
@@ -435,9 +431,7 @@ def test_subscribe_without_a_handler_raises_setup_error() -> None:
 
 def test_subscribe_keeps_constructor_arguments(restore_default_router: None) -> None:
     received: list[TchuEvent] = []
-    TchuEvent(
-        topic="audit.logged", request_serializer_class=OrderRequest, handler=received.append
-    ).subscribe()
+    TchuEvent(topic="audit.logged", request_serializer_class=OrderRequest, handler=received.append).subscribe()
     Dispatcher(default_router, Catalog()).dispatch(Envelope.new("audit.logged", VALID_ORDER))
     (got,) = received
     assert got.topic == "audit.logged"

@@ -137,8 +137,6 @@ def test_tchu_loggers_have_no_handlers_and_no_level(
     probe: tuple[subprocess.CompletedProcess[str], dict],
 ) -> None:
     _, state = probe
-    tchu_loggers = {
-        n: c for n, c in state["after"]["loggers"].items() if n == "tchu" or n.startswith("tchu.")
-    }
+    tchu_loggers = {n: c for n, c in state["after"]["loggers"].items() if n == "tchu" or n.startswith("tchu.")}
     assert tchu_loggers, "tchu's modules create their loggers at import; the probe should see them"
     assert tchu_loggers == {name: {"level": 0, "handlers": 0, "propagate": True} for name in tchu_loggers}

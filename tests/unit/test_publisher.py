@@ -97,9 +97,7 @@ def test_invalid_payload_is_never_sent(publisher: Publisher, transport: Recordin
 
 
 @pytest.mark.parametrize("data", [[1, 2], "not json", 5])
-def test_non_object_payload_is_never_sent(
-    publisher: Publisher, transport: RecordingTransport, data: Any
-) -> None:
+def test_non_object_payload_is_never_sent(publisher: Publisher, transport: RecordingTransport, data: Any) -> None:
     with pytest.raises(PayloadError):
         publisher.publish("audit.logged", data)
     assert transport.sent == []
@@ -194,9 +192,7 @@ def test_call_uses_the_default_timeout(publisher: Publisher, transport: Recordin
     assert transport.calls[0][1] == DEFAULT_CALL_TIMEOUT == 30.0
 
 
-def test_call_validates_the_request_before_sending(
-    publisher: Publisher, transport: RecordingTransport
-) -> None:
+def test_call_validates_the_request_before_sending(publisher: Publisher, transport: RecordingTransport) -> None:
     with pytest.raises(PayloadValidationError, match=r"\$\.order_id: is required"):
         publisher.call("order.total", {})
     assert transport.calls == []

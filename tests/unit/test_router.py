@@ -145,9 +145,7 @@ def routing_router() -> Router:
 
 
 @pytest.mark.parametrize(("key", "expected"), ROUTING)
-def test_handlers_for_follows_rabbitmq_semantics_and_registration_order(
-    key: str, expected: list[str]
-) -> None:
+def test_handlers_for_follows_rabbitmq_semantics_and_registration_order(key: str, expected: list[str]) -> None:
     router = routing_router()
     assert [s.handler_id for s in router.handlers_for(key)] == expected
     assert [s.handler_id for s in router.handlers_for(key)] == expected  # cached answer is the same

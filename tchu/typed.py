@@ -1,0 +1,154 @@
+"""The runtime behind generated code: typed publish, call, subscribe and respond with Pydantic models.
+
+Generated packages call these; they are public so hand-written code can do the same with its own models.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from tchu.client import TchuClient
+from tchu.context import current_event
+from tchu.errors import FieldProblem, PayloadValidationError, SetupError
+from tchu.publisher import DEFAULT_CALL_TIMEOUT
+from tchu.router import Router, default_handler_id, default_router
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
+H = TypeVar("H", bound=Callable[..., Any])
+
+_client: TchuClient | None = None
+_client_lock = threading.Lock()
+
+
+def default_client() -> TchuClient:
+    """The process-wide client generated publishers use when given none (Celery's current app)."""
+    global _client  # noqa: PLW0603 -- one lazily created client per process
+    with _client_lock:
+        if _client is None:
+            _client = TchuClient()
+        return _client
+
+
+def set_default_client(client: TchuClient | None) -> None:
+    """Replace the process-wide client (``None`` makes the next use create a new one)."""
+    global _client  # noqa: PLW0603 -- see default_client
+    with _client_lock:
+        _client = client
+
+
+def pydantic_problems(exc: PydanticValidationError) -> list[FieldProblem]:
+    """A Pydantic error's problems as JSON paths (``$.items[0].quantity``)."""
+    problems = []
+    for error in exc.errors():
+        path = "$"
+        for part in error["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        problems.append(FieldProblem(path, error["msg"]))
+    return problems
+
+
+def build_model(routing_key: str, model: type[M], data: Any) -> M:
+    """``model`` validated from ``data`` (a mapping or an instance), by field name or alias.
+
+    Raises:
+        PayloadValidationError: naming every failing field.
+    """
+    if isinstance(data, model):
+        return data
+    try:
+        return model.model_validate(data, by_alias=True, by_name=True)
+    except PydanticValidationError as exc:
+        raise PayloadValidationError(routing_key, model.__name__, pydantic_problems(exc)) from exc
+
+
+def _fields(values: Mapping[str, Any], omit_none: Iterable[str]) -> dict[str, Any]:
+    omit = set(omit_none)
+    return {k: v for k, v in values.items() if not (v is None and k in omit)}
+
+
+def publish_typed(
+    routing_key: str,
+    model: type[M],
+    values: Mapping[str, Any],
+    client: TchuClient | None = None,
+    *,
+    omit_none: Iterable[str] = (),
+) -> str:
+    """Build ``model`` from keyword ``values`` and publish it; returns the event id.
+
+    Optional fields named in ``omit_none`` are left out of the payload when ``None``.
+    """
+    instance = build_model(routing_key, model, _fields(values, omit_none))
+    payload = instance.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return (client or default_client()).publish(routing_key, payload)
+
+
+def call_typed(
+    routing_key: str,
+    model: type[M],
+    response: type[R],
+    values: Mapping[str, Any],
+    *,
+    timeout: float = DEFAULT_CALL_TIMEOUT,
+    client: TchuClient | None = None,
+    omit_none: Iterable[str] = (),
+) -> R:
+    """Build ``model`` from ``values``, call the responder and return its reply as ``response``."""
+    instance = build_model(routing_key, model, _fields(values, omit_none))
+    payload = instance.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    reply = (client or default_client()).call(routing_key, payload, timeout=timeout)
+    return build_model(routing_key, response, reply)
+
+
+def subscribe_typed(
+    pattern: str,
+    models: Mapping[str, type[BaseModel]],
+    handler: H,
+    *,
+    router: Router | None = None,
+) -> H:
+    """Subscribe ``handler`` to ``pattern``; it receives the model of the delivered event's routing key.
+
+    ``models`` maps each catalog routing key the pattern may deliver to its model. Returns ``handler``.
+
+    Raises:
+        SetupError: ``models`` is empty (the pattern matches no event of the catalog).
+    """
+    if not models:
+        raise SetupError(f"pattern {pattern!r} matches no event of the catalog, so {handler!r} would never run")
+    table = dict(models)
+
+    def handle(data: dict[str, Any]) -> Any:
+        key = current_event().routing_key
+        model = table.get(key)
+        if model is None:
+            raise SetupError(f"{key!r} matches {pattern!r} but has no model in this generated package")
+        return handler(build_model(key, model, data))
+
+    (router or default_router).add(pattern, handle, handler_id=default_handler_id(handler), name=handler.__name__)
+    return handler
+
+
+def respond_typed(
+    routing_key: str,
+    model: type[BaseModel],
+    handler: H,
+    *,
+    router: Router | None = None,
+) -> H:
+    """Make ``handler`` the responder of ``routing_key``; it receives ``model`` and returns a model or dict."""
+
+    def handle(data: dict[str, Any]) -> Any:
+        result = handler(build_model(routing_key, model, data))
+        if isinstance(result, BaseModel):
+            return result.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return result
+
+    (router or default_router).respond(routing_key, handler_id=default_handler_id(handler))(handle)
+    return handler
