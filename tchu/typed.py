@@ -14,6 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from tchu.client import TchuClient
 from tchu.context import current_event
+from tchu.envelope import to_json_value
 from tchu.errors import FieldProblem, PayloadValidationError, SetupError
 from tchu.publisher import DEFAULT_CALL_TIMEOUT
 from tchu.router import Router, default_handler_id, default_router
@@ -67,6 +68,29 @@ def build_model(routing_key: str, model: type[M], data: Any) -> M:
         raise PayloadValidationError(routing_key, model.__name__, pydantic_problems(exc)) from exc
 
 
+def _payload(routing_key: str, model: type[M], values: dict[str, Any], client: TchuClient) -> dict[str, Any]:
+    """The JSON payload of ``model`` built from ``values``.
+
+    On failure one error names every failing field: the catalog schema's problems, and the model's for fields
+    the schema found nothing wrong with.
+    """
+    try:
+        instance = build_model(routing_key, model, values)
+    except PayloadValidationError as exc:
+        problems = list(exc.problems)
+        entry = client.publisher.catalog.get(routing_key)
+        if entry is not None:
+            try:
+                entry.validate(to_json_value(f"payload for {routing_key!r}", values))
+            except PayloadValidationError as schema_exc:  # the schema's words, and the model's for the rest
+                covered = {p.path for p in schema_exc.problems}
+                problems = [*schema_exc.problems, *(p for p in problems if p.path not in covered)]
+        ordered = sorted(set(problems), key=lambda p: (p.path, p.message))
+        raise PayloadValidationError(routing_key, exc.schema_id, ordered) from exc
+    payload: dict[str, Any] = instance.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return payload
+
+
 def _fields(values: Mapping[str, Any], omit_none: Iterable[str]) -> dict[str, Any]:
     omit = set(omit_none)
     return {k: v for k, v in values.items() if not (v is None and k in omit)}
@@ -84,9 +108,9 @@ def publish_typed(
 
     Optional fields named in ``omit_none`` are left out of the payload when ``None``.
     """
-    instance = build_model(routing_key, model, _fields(values, omit_none))
-    payload = instance.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    return (client or default_client()).publish(routing_key, payload)
+    client = client or default_client()
+    payload = _payload(routing_key, model, _fields(values, omit_none), client)
+    return client.publish(routing_key, payload)
 
 
 def call_typed(
@@ -100,9 +124,9 @@ def call_typed(
     omit_none: Iterable[str] = (),
 ) -> R:
     """Build ``model`` from ``values``, call the responder and return its reply as ``response``."""
-    instance = build_model(routing_key, model, _fields(values, omit_none))
-    payload = instance.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    reply = (client or default_client()).call(routing_key, payload, timeout=timeout)
+    client = client or default_client()
+    payload = _payload(routing_key, model, _fields(values, omit_none), client)
+    reply = client.call(routing_key, payload, timeout=timeout)
     return build_model(routing_key, response, reply)
 
 

@@ -1,0 +1,225 @@
+"""Pydantic models for a whole catalog, from one datamodel-code-generator run.
+
+Every event (and rpc reply) becomes a model; shared definitions from ``_defs/`` become one class each, used by
+every event that references them. The parameters of the typed publishers are read back from the generated
+classes, so a publisher's keyword arguments have exactly the model's annotations.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import hashlib
+import json
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from tchu.catalog_files import CatalogEntry
+from tchu.naming import names_for
+
+ROOT_CLASS = "TchuCatalogRoot"
+_STRING_FORMATS = ("email", "idn-email", "uri", "uri-reference", "iri", "iri-reference", "hostname", "idn-hostname")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One model field as a publisher keyword argument."""
+
+    name: str
+    annotation: str
+    required: bool
+    default: str  # source of the default ("None" for optional fields without one)
+    omit_when_none: bool
+
+
+@dataclass(frozen=True)
+class Models:
+    """The generated models module, split into imports and body, and the fields of each top-level model."""
+
+    imports: dict[str, set[str]]
+    body: str
+    fields: dict[str, list[Field]]
+
+
+def combined_document(entries: list[CatalogEntry]) -> dict[str, Any]:
+    """One JSON Schema whose ``$defs`` hold every event, every reply and every shared definition once."""
+    combiner = _Combiner()
+    documents = []
+    for entry in entries:
+        n = names_for(entry.routing_key)
+        documents.append((n.model, entry.schema))
+        if entry.response is not None:
+            documents.append((n.response_model, entry.response))
+    for model_name, _ in documents:  # event and reply models keep their names; shared definitions give way
+        combiner.defs[model_name] = None
+    for model_name, source in documents:
+        combiner.add(model_name, source)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": combiner.defs}
+
+
+class _Combiner:
+    def __init__(self) -> None:
+        self.defs: dict[str, Any] = {}
+        self.by_digest: dict[str, str] = {}
+
+    def key_for(self, name: str, schema: Any) -> tuple[str, bool]:
+        """The global name of a definition, shared by every document that embeds the same one."""
+        digest = hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
+        if digest in self.by_digest:
+            return self.by_digest[digest], False
+        key, n = name, 1
+        while key in self.defs:
+            n += 1
+            key = f"{name}{n}"
+        self.by_digest[digest] = key
+        self.defs[key] = None  # reserved; filled by add()
+        return key, True
+
+    def add(self, model_name: str, source: dict[str, Any]) -> None:
+        doc = copy.deepcopy(source)
+        local = doc.pop("$defs", {})
+        placed = {name: self.key_for(name, schema) for name, schema in local.items()}
+        renamed = {name: key for name, (key, _) in placed.items()}
+        for name, (key, new) in placed.items():
+            if new:
+                shared = _strip(copy.deepcopy(local[name]))
+                _rewrite_refs(shared, renamed, key)
+                self.defs[key] = shared
+        _rewrite_refs(doc, renamed, model_name)
+        stripped = _strip(doc)
+        stripped["title"] = model_name
+        self.defs[model_name] = stripped
+
+
+def _strip(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: v for k, v in schema.items() if k not in {"$schema", "$id", "examples"}}
+    return schema
+
+
+def _rewrite_refs(node: Any, renamed: dict[str, str], home: str) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _rewrite_refs(item, renamed, home)
+    elif isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#"):
+            parts = ref[1:].split("/")
+            if len(parts) > 2 and parts[1] == "$defs" and parts[2] in renamed:  # noqa: PLR2004 -- "#/$defs/<name>"
+                node["$ref"] = "#/$defs/" + "/".join([renamed[parts[2]], *parts[3:]])
+            else:
+                node["$ref"] = f"#/$defs/{home}{ref[1:]}"
+        for key, value in node.items():
+            if key != "$ref":
+                _rewrite_refs(value, renamed, home)
+
+
+def generate_models(entries: list[CatalogEntry]) -> Models:
+    """Run datamodel-code-generator once over the catalog and parse what it wrote."""
+    # heavy imports, only when generating
+    from datamodel_code_generator import generate  # noqa: PLC0415
+    from datamodel_code_generator.enums import DataModelType, InputFileType  # noqa: PLC0415
+    from datamodel_code_generator.format import Formatter, PythonVersion  # noqa: PLC0415
+    from datamodel_code_generator.parser import LiteralType  # noqa: PLC0415
+
+    document = combined_document(entries)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its deprecation notices are about its CLI defaults, not these options
+        source = generate(
+            json.dumps(document),
+            input_file_type=InputFileType.JsonSchema,
+            output_model_type=DataModelType.PydanticV2BaseModel,
+            target_python_version=PythonVersion.PY_311,
+            class_name=ROOT_CLASS,
+            disable_timestamp=True,
+            use_standard_collections=True,
+            use_union_operator=True,
+            field_constraints=True,
+            use_schema_description=True,
+            use_field_description=True,
+            use_double_quotes=True,
+            enum_field_as_literal=LiteralType.All,
+            type_mappings=[f"string+{fmt}=string" for fmt in _STRING_FORMATS],
+            formatters=[Formatter.BUILTIN],
+            custom_file_header="",
+        )
+    if not isinstance(source, str):
+        raise TypeError(f"datamodel-code-generator returned {type(source).__name__}, expected source text")
+    wanted = {names_for(e.routing_key).model for e in entries}
+    wanted |= {names_for(e.routing_key).response_model for e in entries if e.response is not None}
+    return _parse(source, wanted)
+
+
+def _parse(source: str, wanted: set[str]) -> Models:
+    tree = ast.parse(source)
+    imports: dict[str, set[str]] = {}
+    body: list[str] = []
+    fields: dict[str, list[Field]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module != "__future__":
+                imports.setdefault(node.module, set()).update(a.name for a in node.names)
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # a module docstring
+        if isinstance(node, ast.ClassDef) and node.name == ROOT_CLASS:
+            continue
+        segment = ast.get_source_segment(source, node, padded=True)
+        if segment is None:
+            raise ValueError(f"cannot read back generated node {ast.dump(node)[:80]}")
+        decorators = "".join(f"@{ast.get_source_segment(source, d)}\n" for d in getattr(node, "decorator_list", []))
+        body.append(decorators + segment)
+        if isinstance(node, ast.ClassDef) and node.name in wanted:
+            fields[node.name] = _fields(source, node)
+    missing = wanted - set(fields)
+    if missing:
+        raise ValueError(f"datamodel-code-generator produced no class for {sorted(missing)}")
+    text = "\n\n\n".join(body) + "\n"
+    used = {node.id for node in ast.walk(ast.parse(text)) if isinstance(node, ast.Name)}
+    kept = {module: names & used for module, names in imports.items() if names & used}
+    return Models(imports=kept, body=text, fields=fields)
+
+
+def _fields(source: str, cls: ast.ClassDef) -> list[Field]:
+    out = []
+    for stmt in cls.body:
+        if not isinstance(stmt, ast.AnnAssign) or not isinstance(stmt.target, ast.Name):
+            continue
+        name = stmt.target.id
+        if name == "model_config":
+            continue
+        annotation = ast.get_source_segment(source, stmt.annotation) or "Any"
+        default = _default(source, stmt.value)
+        if default is None:
+            out.append(Field(name, annotation, required=True, default="", omit_when_none=False))
+            continue
+        nullable = "None" in annotation.replace("NoneType", "None").split(" | ")
+        if default == "None" and not nullable:
+            annotation += " | None"
+        out.append(Field(name, annotation, required=False, default=default, omit_when_none=default == "None"))
+    return out
+
+
+def _default(source: str, value: ast.expr | None) -> str | None:
+    """Source of the default value, ``None`` when the field is required."""
+    if value is None:
+        return None
+    if isinstance(value, ast.Call) and getattr(value.func, "id", "") == "Field":
+        if value.args:
+            first = value.args[0]
+            return None if isinstance(first, ast.Constant) and first.value is Ellipsis else _src(source, first)
+        for kw in value.keywords:
+            if kw.arg == "default":
+                return _src(source, kw.value)
+            if kw.arg == "default_factory":
+                return "None"
+        return None
+    return _src(source, value)
+
+
+def _src(source: str, node: ast.expr) -> str:
+    text = ast.get_source_segment(source, node)
+    if text is None:
+        raise ValueError(f"cannot read back generated expression {ast.dump(node)[:80]}")
+    return text
