@@ -50,7 +50,7 @@ def _json_default(obj: object) -> Any:  # noqa: PLR0911 -- one return per conver
         return dict(obj)
     model_dump = getattr(obj, "model_dump", None)
     if callable(model_dump):
-        return model_dump(mode="json")
+        return model_dump(mode="json", by_alias=True)
     raise TypeError(f"{type(obj).__name__} is not JSON serializable")
 
 
@@ -69,7 +69,7 @@ def to_json_value(what: str, value: Any) -> Any:
 def encode_payload(routing_key: str, data: Any) -> tuple[dict[str, Any], str]:
     """Return the payload as a dict and as the JSON string that travels in ``args[0]``.
 
-    ``data`` may be a mapping, a Pydantic model, or a JSON string or bytes holding an object.
+    ``data`` may be a mapping, a Pydantic model (dumped by alias), or a JSON string or bytes holding an object.
 
     Raises:
         PayloadError: ``data`` is not a JSON object or holds values JSON cannot carry.
@@ -84,7 +84,7 @@ def encode_payload(routing_key: str, data: Any) -> tuple[dict[str, Any], str]:
         data = payload  # re-encoded below: rejects NaN/Infinity and drops any BOM or UTF-16/32 encoding
     model_dump = getattr(data, "model_dump", None)
     if callable(model_dump):
-        data = model_dump(mode="json")
+        data = model_dump(mode="json", by_alias=True)
     if not isinstance(data, Mapping):
         raise PayloadError(f"payload for {routing_key!r} must be a mapping or model, got {type(data).__name__}")
     try:

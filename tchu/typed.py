@@ -81,7 +81,7 @@ def _payload(routing_key: str, model: type[M], values: dict[str, Any], client: T
         entry = client.publisher.catalog.get(routing_key)
         if entry is not None:
             try:
-                entry.validate(to_json_value(f"payload for {routing_key!r}", values))
+                entry.validate(to_json_value(f"payload for {routing_key!r}", _as_sent(values)))
             except PayloadValidationError as schema_exc:  # the schema's words, and the model's for the rest
                 covered = {p.path for p in schema_exc.problems}
                 problems = [*schema_exc.problems, *(p for p in problems if p.path not in covered)]
@@ -89,6 +89,17 @@ def _payload(routing_key: str, model: type[M], values: dict[str, Any], client: T
         raise PayloadValidationError(routing_key, exc.schema_id, ordered) from exc
     payload: dict[str, Any] = instance.model_dump(mode="json", by_alias=True, exclude_unset=True)
     return payload
+
+
+def _as_sent(value: Any) -> Any:
+    """``value`` with models dumped as a typed publisher sends them: by alias, fields never set left out."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    if isinstance(value, Mapping):
+        return {k: _as_sent(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_sent(v) for v in value]
+    return value
 
 
 def _fields(values: Mapping[str, Any], omit_none: Iterable[str]) -> dict[str, Any]:
