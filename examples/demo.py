@@ -18,6 +18,14 @@ from pathlib import Path
 from celery import Celery
 
 from examples.settings import BROKER_URL, RESULT_BACKEND
+from generated import (
+    Money,
+    OrderItem,
+    call_user_validate,
+    publish_order_created,
+    publish_user_created,
+    publish_user_deleted,
+)
 from tchu import TchuClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,15 +92,27 @@ def main() -> int:
         print("services ready: " + ", ".join(SERVICES))
         publisher = Celery("publisher", broker=BROKER_URL, backend=RESULT_BACKEND)
         with TchuClient(publisher) as client:
-            for key, payload in [
-                ("user.created", {"user_id": 123, "email": "user@example.com", "name": "John Doe"}),
-                ("user.deleted", {"user_id": 99}),
-                ("order.created", {"order_id": 7, "total": 19.5}),
-            ]:
-                event_id = client.publish(key, payload)
+            sent = [
+                (
+                    "user.created",
+                    publish_user_created(user_id=123, email="user@example.com", name="John Doe", client=client),
+                ),
+                ("user.deleted", publish_user_deleted(user_id=99, reason="requested", client=client)),
+                (
+                    "order.created",
+                    publish_order_created(
+                        order_id=7,
+                        user_id=123,
+                        items=[OrderItem(id=1, quantity=2)],
+                        total=Money(amount=19.5, currency="EUR"),
+                        client=client,
+                    ),
+                ),
+            ]
+            for key, event_id in sent:
                 print(f"published {key} (event {event_id})")
-            reply = client.call("user.validate", {"email": "user@example.com"}, timeout=10)
-            print(f"rpc user.validate -> {reply}")
+            reply = call_user_validate(email="user@example.com", timeout=10, client=client)
+            print(f"rpc user.validate -> {reply!r}")
         deadline = time.monotonic() + HANDLED_TIMEOUT
         while sum(len(w.lines) for w in workers) < EXPECTED_LINES and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -1,10 +1,8 @@
-"""Handlers of the notifications service."""
+"""Handlers of the notifications service, typed by the generated catalog package."""
 
-from typing import Any
-
-from tchu import subscribe
+from generated import UserCreated, on_user_created
 
 
-@subscribe("user.created")
-def send_welcome_email(event: Any) -> None:
-    print(f"[notifications] sending welcome email to {event['email']}")
+@on_user_created
+def send_welcome_email(event: UserCreated) -> None:
+    print(f"[notifications] sending welcome email to {event.email} ({event.plan} plan)")

@@ -1,8 +1,9 @@
-"""Handlers of the users service."""
+"""Handlers of the users service: a plain subscription and a typed RPC responder."""
 
 from typing import Any
 
-from tchu import respond, subscribe
+from generated import UserValidate, UserValidateResponse, responds_user_validate
+from tchu import subscribe
 
 
 @subscribe("user.deleted")
@@ -10,7 +11,7 @@ def cleanup_user_data(event: Any) -> None:
     print(f"[users] cleaning up data for user {event['user_id']}")
 
 
-@respond("user.validate")
-def validate_user(data: Any) -> dict[str, Any]:
-    email = str(data["email"])
-    return {"valid": "@" in email and not email.endswith("@blocked.example"), "email": email}
+@responds_user_validate
+def validate_user(request: UserValidate) -> UserValidateResponse:
+    blocked = request.email.endswith("@blocked.example")
+    return UserValidateResponse(valid=not blocked, email=request.email, reason="blocked domain" if blocked else None)
