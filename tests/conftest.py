@@ -108,21 +108,42 @@ def _delete_redis_keys(broker: Broker) -> None:
 
 
 class Worker:
-    """A real ``celery worker`` process for one of the apps in ``tests/support``."""
+    """A real ``celery worker`` process for one of the apps in ``tests/support``.
 
-    def __init__(self, broker: Broker, app: str, log: Path, *, pool: str = "solo", extra_env=None) -> None:
+    By default it runs with this interpreter, from the repository root, in the broker's environment
+    (:meth:`Broker.env`) plus ``extra_env``. Another interpreter (``python``, e.g. a tchu-tchu virtualenv's),
+    a whole environment of its own (``env``, still updated with ``extra_env``), a working directory (``cwd``),
+    a hostname prefix and a fixed ``--loglevel=`` option can be given for processes that must not see tchu.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        app: str,
+        log: Path,
+        *,
+        pool: str = "solo",
+        extra_env=None,
+        python: str | Path = sys.executable,
+        env: dict[str, str] | None = None,
+        cwd: Path = ROOT,
+        hostname: str | None = None,
+        loglevel: str | None = None,
+    ) -> None:
         self.app = app
         self.log = log
-        env = broker.env()
+        env = dict(broker.env() if env is None else env)
         env.update(extra_env or {})
+        loglevel = loglevel or os.environ.get("TCHU_TEST_LOGLEVEL", "--loglevel=INFO")
+        hostname = hostname or app.replace(".", "_")
         cmd = [
-            sys.executable, "-m", "celery", "-A", app, "worker",
-            f"--pool={pool}", "--concurrency=1", os.environ.get("TCHU_TEST_LOGLEVEL", "--loglevel=INFO"),
+            str(python), "-m", "celery", "-A", app, "worker",
+            f"--pool={pool}", "--concurrency=1", loglevel,
             "--without-gossip", "--without-mingle",
-            f"--hostname={app.replace('.', '_')}-{uuid.uuid4().hex[:6]}@%h",
+            f"--hostname={hostname}-{uuid.uuid4().hex[:6]}@%h",
         ]  # fmt: skip
         self._fh = log.open("wb")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self._fh, stderr=subprocess.STDOUT, cwd=ROOT)
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self._fh, stderr=subprocess.STDOUT, cwd=cwd)
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -165,8 +186,9 @@ def start_worker(broker: Broker, tmp_path: Path) -> Iterator[object]:
     """Start real worker processes; all are stopped at the end of the test."""
     workers: list[Worker] = []
 
-    def start(app: str, *, pool: str = "solo", ready: bool = True, extra_env=None) -> Worker:
-        w = Worker(broker, app, tmp_path / f"{app}-{len(workers)}.log", pool=pool, extra_env=extra_env)
+    def start(app: str, *, pool: str = "solo", ready: bool = True, extra_env=None, **options) -> Worker:
+        """``options`` go to :class:`Worker` (``python``, ``env``, ``cwd``, ``hostname``, ``loglevel``)."""
+        w = Worker(broker, app, tmp_path / f"{app}-{len(workers)}.log", pool=pool, extra_env=extra_env, **options)
         workers.append(w)
         if ready:
             w.wait_ready()

@@ -20,11 +20,9 @@ import fcntl
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,6 +80,11 @@ PAYLOAD = {
     "empty": {},
 }
 DELETED = {"user_id": 123, "reason": "gdpr"}
+# what the legacy publishers send: one event through TchuClient.publish, one through CeleryProducer.publish
+USER_EVENTS = [
+    {"routing_key": "user.created", "payload": PAYLOAD, "via": "client"},
+    {"routing_key": "user.deleted", "payload": DELETED, "via": "producer"},
+]
 
 
 # ----------------------------------------------------------------------------------- legacy virtualenvs
@@ -194,60 +197,24 @@ def legacy_env(broker, **extra: str) -> dict[str, str]:
     return env
 
 
-class LegacyWorker:
-    """A real tchu-tchu ``celery worker`` process (tests/support/legacy_svc.py) in a legacy venv."""
-
-    def __init__(self, release: LegacyRelease, broker, service: str, patterns: str, workdir: Path) -> None:
-        self.service = service
-        self.log = workdir / f"legacy-{service}.log"
-        env = legacy_env(broker, TCHU_TEST_SERVICE=service, LEGACY_PATTERNS=patterns)
-        cmd = [
-            str(release.python), "-m", "celery", "-A", "legacy_svc", "worker",
-            "--pool=solo", "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-            f"--hostname=legacy_{service}-{uuid.uuid4().hex[:6]}@%h",
-        ]  # fmt: skip
-        self._fh = self.log.open("wb")
-        # cwd is not the repository: ``python -m`` puts the working directory on sys.path
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self._fh, stderr=subprocess.STDOUT, cwd=workdir)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if " ready." in self.output():
-                return
-            if self.proc.poll() is not None:
-                pytest.fail(f"legacy worker exited with {self.proc.returncode}:\n{self.output()[-4000:]}")
-            time.sleep(0.1)
-        pytest.fail(f"legacy worker not ready after {timeout}s:\n{self.output()[-4000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._fh.close()
-
-
 @pytest.fixture
-def start_legacy_worker(broker, tmp_path, tchu_tchu_223) -> Iterator[object]:
-    """Start tchu-tchu 2.2.3 workers; all are stopped at the end of the test."""
-    workers: list[LegacyWorker] = []
+def start_legacy_worker(broker, tmp_path, tchu_tchu_223, start_worker):
+    """Start real tchu-tchu 2.2.3 ``celery worker`` processes (tests/support/legacy_svc.py) in the legacy venv.
 
-    def start(service: str, patterns: str) -> LegacyWorker:
-        worker = LegacyWorker(tchu_tchu_223, broker, service, patterns, tmp_path)
-        workers.append(worker)
-        worker.wait_ready()
-        return worker
+    They are :func:`start_worker`'s workers, so they are stopped with the others at the end of the test.
+    """
 
-    yield start
-    for worker in workers:
-        worker.stop()
+    def start(service: str, patterns: str):
+        return start_worker(
+            "legacy_svc",
+            python=tchu_tchu_223.python,
+            env=legacy_env(broker, TCHU_TEST_SERVICE=service, LEGACY_PATTERNS=patterns),
+            cwd=tmp_path,  # not the repository: ``python -m`` puts the working directory on sys.path
+            hostname=f"legacy_{service}",
+            loglevel="--loglevel=INFO",
+        )
+
+    return start
 
 
 def legacy_publish(release: LegacyRelease, broker, workdir: Path, events: list[dict]) -> dict:
@@ -310,6 +277,13 @@ def wire(message) -> tuple[object, dict, dict]:
 
 # ------------------------------------------------------------------------------------------------ tests
 
+# the tchu service's handlers (tests/support/handlers_compat.py) once per matching event of USER_EVENTS
+COMPAT_RECORDS = {
+    ("compat", "compat_user_created", "user.created"): 1,
+    ("compat", "compat_user_event", "user.created"): 1,
+    ("compat", "compat_user_event", "user.deleted"): 1,
+}
+
 
 def test_tchu_events_reach_unmodified_tchu_tchu_223_handlers(broker, client, start_legacy_worker):
     legacy = start_legacy_worker("legacy", "user.*")  # the README's Quick Start: one routing_key
@@ -340,15 +314,7 @@ def test_tchu_tchu_223_publisher_reaches_tchu_handlers(broker, start_worker, tmp
     tchu_service = start_worker("svc", extra_env={"TCHU_TEST_SERVICE": "compat"})
     add_tap(broker)
 
-    result = legacy_publish(
-        tchu_tchu_223,
-        broker,
-        tmp_path,
-        [
-            {"routing_key": "user.created", "payload": PAYLOAD, "via": "client"},
-            {"routing_key": "user.deleted", "payload": DELETED, "via": "producer"},
-        ],
-    )
+    result = legacy_publish(tchu_tchu_223, broker, tmp_path, USER_EVENTS)
 
     created, deleted = result["published"]
     assert created["returned"] is None  # 2.2.3's TchuClient.publish returns nothing ...
@@ -358,11 +324,7 @@ def test_tchu_tchu_223_publisher_reaches_tchu_handlers(broker, start_worker, tmp
         assert (sent["exchange"], sent["rk"]) == ("tchu_events", key)
 
     records = wait_seen(broker, 3, settle=1.0)
-    assert tally(records) == {
-        ("compat", "compat_user_created", "user.created"): 1,
-        ("compat", "compat_user_event", "user.created"): 1,
-        ("compat", "compat_user_event", "user.deleted"): 1,
-    }
+    assert tally(records) == COMPAT_RECORDS
     for record in records:
         sent = created if record["routing_key"] == "user.created" else deleted
         assert record["payload"] == (PAYLOAD if sent is created else DELETED)
@@ -389,15 +351,7 @@ def test_tchu_tchu_3x_meta_is_stripped_before_tchu_handlers(broker, start_worker
     tchu_service = start_worker("svc", extra_env={"TCHU_TEST_SERVICE": "compat"})
     add_tap(broker)
 
-    result = legacy_publish(
-        tchu_tchu_3x,
-        broker,
-        tmp_path,
-        [
-            {"routing_key": "user.created", "payload": PAYLOAD, "via": "client"},
-            {"routing_key": "user.deleted", "payload": DELETED, "via": "producer"},
-        ],
-    )
+    result = legacy_publish(tchu_tchu_3x, broker, tmp_path, USER_EVENTS)
     created, deleted = result["published"]
 
     # 3.x really sends _tchu_meta inside the payload (otherwise this test would prove nothing)
@@ -407,11 +361,7 @@ def test_tchu_tchu_3x_meta_is_stripped_before_tchu_handlers(broker, start_worker
         assert json.loads(body) == {**payload, "_tchu_meta": {"is_rpc": False}}
 
     records = wait_seen(broker, 3, settle=1.0)
-    assert tally(records) == {
-        ("compat", "compat_user_created", "user.created"): 1,
-        ("compat", "compat_user_event", "user.created"): 1,
-        ("compat", "compat_user_event", "user.deleted"): 1,
-    }
+    assert tally(records) == COMPAT_RECORDS
     for record in records:
         sent = created if record["routing_key"] == "user.created" else deleted
         assert record["payload"] == (PAYLOAD if sent is created else DELETED)  # exactly: _tchu_meta is gone

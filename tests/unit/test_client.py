@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from doubles import RecordingTransport
 from pydantic import BaseModel
 
 from tchu._celery import CeleryTransport
@@ -15,26 +15,6 @@ from tchu.catalog import Catalog, EventSchema
 from tchu.client import TchuClient
 from tchu.envelope import Envelope
 from tchu.errors import PayloadError, PayloadValidationError
-
-
-class RecordingTransport:
-    """A real in-memory transport: keeps every envelope; calls answer with ``reply(envelope)``."""
-
-    def __init__(self, reply: Callable[[Envelope], Any] = lambda env: {"echo": env.payload}) -> None:
-        self.sent: list[Envelope] = []
-        self.calls: list[tuple[Envelope, float]] = []
-        self.reply = reply
-        self.closed = 0
-
-    def send(self, envelope: Envelope) -> None:
-        self.sent.append(envelope)
-
-    def call(self, envelope: Envelope, timeout: float) -> Any:
-        self.calls.append((envelope, timeout))
-        return self.reply(envelope)
-
-    def close(self) -> None:
-        self.closed += 1
 
 
 @dataclasses.dataclass
@@ -61,7 +41,7 @@ class UserModel(BaseModel):
 
 @pytest.fixture
 def transport() -> RecordingTransport:
-    return RecordingTransport()
+    return RecordingTransport(reply=lambda env: {"echo": env.payload})
 
 
 @pytest.fixture

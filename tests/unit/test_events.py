@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from doubles import RecordingTransport
 from pydantic import BaseModel, Field
 
 from tchu.catalog import Catalog
@@ -16,22 +17,6 @@ from tchu.envelope import Envelope
 from tchu.errors import HandlerError, PayloadValidationError, SetupError
 from tchu.events import TchuEvent
 from tchu.router import default_router
-
-
-class RecordingTransport:
-    """A real in-memory transport: keeps every envelope; calls answer with ``reply(envelope)``."""
-
-    def __init__(self, reply: Callable[[Envelope], Any] = lambda _: None) -> None:
-        self.sent: list[Envelope] = []
-        self.calls: list[tuple[Envelope, float]] = []
-        self.reply = reply
-
-    def send(self, envelope: Envelope) -> None:
-        self.sent.append(envelope)
-
-    def call(self, envelope: Envelope, timeout: float) -> Any:
-        self.calls.append((envelope, timeout))
-        return self.reply(envelope)
 
 
 class Item(BaseModel):

@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from doubles import RecordingTransport
 
 from tchu.catalog import Catalog, EventSchema, default_catalog
 from tchu.context import EventInfo, handling
-from tchu.envelope import Envelope
 from tchu.errors import InvalidRoutingKeyError, PayloadError, PayloadValidationError
 from tchu.publisher import DEFAULT_CALL_TIMEOUT, Publisher, Transport
-
-
-class RecordingTransport:
-    """A real in-memory transport: keeps every envelope; calls answer with ``reply(envelope)``."""
-
-    def __init__(self, reply: Callable[[Envelope], Any] = lambda _: None) -> None:
-        self.sent: list[Envelope] = []
-        self.calls: list[tuple[Envelope, float]] = []
-        self.reply = reply
-
-    def send(self, envelope: Envelope) -> None:
-        self.sent.append(envelope)
-
-    def call(self, envelope: Envelope, timeout: float) -> Any:
-        self.calls.append((envelope, timeout))
-        return self.reply(envelope)
-
 
 USER_CREATED = EventSchema(
     "user.created",
