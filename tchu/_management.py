@@ -81,22 +81,15 @@ class ManagementAPI:
             raise ManagementError(f"{method} {url} answered {exc.code} {exc.reason}") from exc
         except (URLError, OSError) as exc:
             raise ManagementError(f"cannot reach the RabbitMQ management API at {url}: {exc}") from exc
-        return json.loads(raw) if raw else None
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError as exc:
+            raise ManagementError(f"{method} {url} answered something that is not JSON: {raw[:80]!r}") from exc
 
     def queue_bindings(self, vhost: str, queue: str) -> list[Binding]:
         """The bindings of ``queue`` from non-default exchanges."""
         rows = self.request("GET", f"/queues/{_q(vhost)}/{_q(queue)}/bindings")
         return [Binding(str(r["source"]), str(r["routing_key"])) for r in rows if r.get("source")]
-
-    def queue_info(self, vhost: str, queue: str) -> dict[str, Any] | None:
-        """The queue's management record, or ``None`` when it does not exist."""
-        try:
-            info: dict[str, Any] = self.request("GET", f"/queues/{_q(vhost)}/{_q(queue)}")
-        except ManagementError as exc:
-            if " 404 " in str(exc):
-                return None
-            raise
-        return info
 
     def create_vhost(self, vhost: str) -> None:
         """Create ``vhost`` and give this API's user full permissions on it."""

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import jsonschema_rs
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 from tchu.errors import FieldProblem, PayloadValidationError, SetupError
 from tchu.topics import validate_routing_key
@@ -58,10 +59,10 @@ class EventSchema:
 def _compile(routing_key: str, schema_id: str, schema: Mapping[str, Any]) -> Callable[[Any], None]:
     try:
         Draft202012Validator.check_schema(schema)
-    except Exception as exc:  # jsonschema raises SchemaError; anything else is equally a bad schema
+        # jsonschema-rs: about 0.5 us for a ten-field event with formats, against about 60 us for jsonschema
+        validator = jsonschema_rs.Draft202012Validator(dict(schema), validate_formats=True)
+    except (SchemaError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError, TypeError) as exc:
         raise SetupError(f"{schema_id} is not a valid JSON Schema (2020-12): {exc}") from exc
-    # jsonschema-rs: about 0.5 us for a ten-field event with formats, against about 60 us for jsonschema
-    validator = jsonschema_rs.Draft202012Validator(dict(schema), validate_formats=True)
 
     def check(payload: Any) -> None:
         if validator.is_valid(payload):

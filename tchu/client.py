@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Self
 
 from tchu.catalog import Catalog
+from tchu.errors import SetupError
 from tchu.publisher import DEFAULT_CALL_TIMEOUT, Publisher, Transport
 
 _IGNORED = {"delivery_mode"}  # accepted for tchu-tchu 2.x call sites; events are always persistent
@@ -19,6 +21,7 @@ class TchuClient:
             mappings nor models, as tchu-tchu 2.x allowed.
         catalog: the schemas to validate against; the default catalog (filled by generated packages).
         confirm: wait for the broker's confirm on every publish (default True).
+        publish_timeout: seconds to wait for a pooled connection and for each confirm.
         transport: a custom transport (for example an in-memory one); overrides ``celery_app``.
 
     Example:
@@ -33,13 +36,14 @@ class TchuClient:
         *,
         catalog: Catalog | None = None,
         confirm: bool = True,
+        publish_timeout: float = 10.0,
         transport: Transport | None = None,
     ) -> None:
         self.serializer = serializer
         if transport is None:
             from tchu._celery import CeleryTransport  # noqa: PLC0415 -- kombu (and so django) only when used
 
-            transport = CeleryTransport(celery_app, confirm=confirm)
+            transport = CeleryTransport(celery_app, confirm=confirm, publish_timeout=publish_timeout)
         self.transport: Transport = transport
         self.publisher = Publisher(self.transport, catalog)
 
@@ -70,7 +74,7 @@ class TchuClient:
         return self.publisher.call(topic, self._prepare(data), timeout=timeout, correlation_id=correlation_id)
 
     def close(self) -> None:
-        """Close the broker connection this thread opened, if the transport holds one."""
+        """Close the idle pooled broker connections of the transport (they reopen on the next publish)."""
         close = getattr(self.transport, "close", None)
         if callable(close):
             close()
@@ -82,7 +86,7 @@ class TchuClient:
         self.close()
 
     def _prepare(self, data: Any) -> Any:
-        if self.serializer is None or isinstance(data, dict | str | bytes) or hasattr(data, "model_dump"):
+        if self.serializer is None or isinstance(data, Mapping | str | bytes) or hasattr(data, "model_dump"):
             return data
         return self.serializer.serialize(data)
 
@@ -91,7 +95,7 @@ class TchuClient:
         correlation_id = kwargs.pop("correlation_id", None)
         content_type = kwargs.pop("content_type", "application/json")
         if content_type != "application/json":
-            raise ValueError(f"tchu events are JSON; content_type {content_type!r} is not supported")
+            raise SetupError(f"tchu events are JSON; content_type {content_type!r} is not supported")
         unknown = sorted(set(kwargs) - _IGNORED)
         if unknown:
             raise TypeError(f"unexpected keyword argument(s) {unknown}; expected correlation_id, content_type")

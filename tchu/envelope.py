@@ -98,6 +98,10 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
+def _in(seconds: float) -> str:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)).isoformat(timespec="microseconds")
+
+
 @dataclass(frozen=True, slots=True)
 class TaskMessage:
     """What goes to the broker: an AMQP body, headers and properties."""
@@ -162,8 +166,12 @@ class Envelope:
         task_id: str | None = None,
         reply_to: str | None = None,
         origin: str = "",
+        expires: float | None = None,
     ) -> TaskMessage:
-        """Encode as a Celery protocol 2 message for ``task_name`` (the event dispatcher by default)."""
+        """Encode as a Celery protocol 2 message for ``task_name`` (the event dispatcher by default).
+
+        ``expires`` (seconds from now) makes workers discard the task unrun once that time has passed.
+        """
         task_id = task_id or self.event_id
         kwargs: dict[str, str] = {"routing_key": self.routing_key}
         body = json.dumps([[self.body], kwargs, _EMBED], separators=(",", ":")).encode()
@@ -173,7 +181,7 @@ class Envelope:
             "id": task_id,
             "shadow": None,
             "eta": None,
-            "expires": None,
+            "expires": None if expires is None else _in(expires),
             "group": None,
             "group_index": None,
             "retries": 0,
@@ -205,7 +213,7 @@ class Envelope:
             return cls._decode(args_body, routing_key, headers, task_id, raw)
         except MessageDecodeError:
             raise
-        except Exception as exc:  # the one broad catch: anything malformed becomes a decode error
+        except Exception as exc:  # the decode boundary: anything malformed becomes a decode error
             raise MessageDecodeError(f"{type(exc).__name__}: {exc}", raw) from exc
 
     @classmethod

@@ -85,7 +85,7 @@ class SetupError(TchuError, ValueError):
 
 
 class PublishError(TchuError, ConnectionError):
-    """The broker did not accept the event (connection lost, negative confirm, unroutable)."""
+    """The broker did not take the event: unreachable, a negative confirm, no confirm in time, or a refusal."""
 
 
 @dataclass(frozen=True)

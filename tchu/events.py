@@ -17,7 +17,7 @@ from tchu.client import TchuClient
 from tchu.envelope import to_json_value
 from tchu.errors import FieldProblem, PayloadValidationError, SetupError
 from tchu.publisher import DEFAULT_CALL_TIMEOUT
-from tchu.router import default_router
+from tchu.router import default_handler_id, default_router
 from tchu.typed import pydantic_problems
 
 logger = logging.getLogger("tchu.events")
@@ -153,7 +153,7 @@ class TchuEvent:
             event.serialize_request(data)
             return handler(event)
 
-        handler_id = f"{cls.__module__}.{cls.__qualname__}.{getattr(handler, '__name__', 'handler')}"
+        handler_id = f"{cls.__module__}.{cls.__qualname__}:{default_handler_id(handler)}"
         return default_router.add(self.topic, handle, handler_id=handler_id).handler_id
 
     def get(self, key: str, default: Any = None) -> Any:

@@ -15,6 +15,7 @@ from tchu.errors import InvalidPatternError, SetupError
 from tchu.topics import TopicPattern, compile_pattern, validate_routing_key
 
 F = TypeVar("F", bound=Callable[..., Any])
+MAX_CACHED_KEYS = 10_000
 
 __all__ = ["Responder", "Router", "Subscription", "default_router", "respond", "subscribe"]
 
@@ -141,11 +142,19 @@ class Router:
             self.respond(resp.routing_key, handler_id=resp.handler_id)(resp.handler)
 
     def handlers_for(self, routing_key: str) -> tuple[Subscription, ...]:
-        """The subscriptions whose pattern matches ``routing_key``, in registration order."""
+        """The subscriptions whose pattern matches ``routing_key``, in registration order, one per handler id."""
         found = self._cache.get(routing_key)
         if found is None:
             with self._lock:
-                found = tuple(s for s in self._subs if s.pattern.matches(routing_key))
+                ids: set[str] = set()
+                matched = []
+                for sub in self._subs:  # a handler subscribed to overlapping patterns runs once per event
+                    if sub.pattern.matches(routing_key) and sub.handler_id not in ids:
+                        ids.add(sub.handler_id)
+                        matched.append(sub)
+                found = tuple(matched)
+                if len(self._cache) >= MAX_CACHED_KEYS:
+                    self._cache.clear()  # keys such as 'user.123.updated' must not grow memory without bound
                 self._cache[routing_key] = found
         return found
 

@@ -67,6 +67,8 @@ def test_failing_handler_does_not_stop_the_others_and_is_dead_lettered(broker, t
     assert len(failure_lines) == 1, failure_lines
     assert "handlers_notifications.send_welcome_email_again" in failure_lines[0]
     assert event_id in failure_lines[0]
+    loud = [line for line in out.splitlines() if event_id in line and ("WARNING/" in line or "ERROR/" in line)]
+    assert loud == failure_lines  # logged once: Celery reports nothing more about the dead-lettered event
 
     deadline = time.monotonic() + 10
     while queue_depth(broker, "notifications_queue.dlq") < 1 and time.monotonic() < deadline:
@@ -78,6 +80,7 @@ def test_failing_handler_does_not_stop_the_others_and_is_dead_lettered(broker, t
     args, kwargs, _ = json.loads(msg.body)
     assert json.loads(args[0])["user_id"] == 2
     assert kwargs == {"routing_key": "user.created"}
+    three_services["notifications"].stop()  # an unacked message would now return to the queue
     assert queue_depth(broker, "notifications_queue") == 0
 
 

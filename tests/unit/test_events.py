@@ -387,7 +387,8 @@ def test_subscribe_registers_on_the_default_router(restore_default_router: None)
         received.append(event)
 
     event = OrderCreatedEvent(handler=handle_order)
-    expected_id = f"{OrderCreatedEvent.__module__}.{OrderCreatedEvent.__qualname__}.handle_order"
+    owner = f"{OrderCreatedEvent.__module__}.{OrderCreatedEvent.__qualname__}"
+    expected_id = f"{owner}:{handle_order.__module__}.{handle_order.__qualname__}"
     assert default_router.handlers_for("order.created") == ()
 
     assert event.subscribe() == expected_id

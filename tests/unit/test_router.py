@@ -101,13 +101,20 @@ def test_replacement_keeps_the_registration_position() -> None:
     assert router.handlers_for("user.created")[0].handler is on_created
 
 
-def test_the_same_function_on_two_patterns_gives_two_subscriptions() -> None:
+def test_the_same_function_on_two_patterns_gives_two_subscriptions_but_runs_once() -> None:
     router = Router()
     router.subscribe("user.created")(on_created)
     router.subscribe("user.*")(on_created)
     assert [s.pattern.pattern for s in router.subscriptions()] == ["user.created", "user.*"]
-    assert len(router.handlers_for("user.created")) == 2
-    assert len(router.handlers_for("user.deleted")) == 1
+    assert [s.pattern.pattern for s in router.handlers_for("user.created")] == ["user.created"]  # once per event
+    assert [s.pattern.pattern for s in router.handlers_for("user.deleted")] == ["user.*"]
+
+
+def test_explicit_handler_ids_keep_overlapping_registrations_apart() -> None:
+    router = Router()
+    router.add("user.created", on_created, handler_id="audit")
+    router.add("user.*", on_created, handler_id="metrics")
+    assert [s.handler_id for s in router.handlers_for("user.created")] == ["audit", "metrics"]
 
 
 def test_add_is_the_non_decorator_form_and_rejects_non_callables() -> None:

@@ -1,0 +1,73 @@
+"""Names, entities and helpers shared by the Celery/kombu boundary."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from amqp.exceptions import AMQPError
+from celery import Celery, current_app
+from kombu.entity import Exchange, Queue
+from kombu.exceptions import KombuError
+
+from tchu.errors import TchuError
+
+EXCHANGE_NAME = "tchu_events"
+RPC_TASK_NAME = "tchu.rpc.respond"
+RPC_QUEUE_PREFIX = "tchu.rpc."
+DLQ_SUFFIX = ".dlq"
+BROKER_ERRORS: tuple[type[BaseException], ...] = (KombuError, OSError, AMQPError)
+SETUP_ERRORS: tuple[type[BaseException], ...] = (TchuError, *BROKER_ERRORS)
+
+
+def events_exchange() -> Any:
+    """The ``tchu_events`` topic exchange, durable, as tchu-tchu 2.x declares it."""
+    return Exchange(EXCHANGE_NAME, type="topic", durable=True)
+
+
+def rpc_queue_name(routing_key: str) -> str:
+    """The queue RPC requests for ``routing_key`` go to; every responder of the key consumes it."""
+    return RPC_QUEUE_PREFIX + routing_key
+
+
+def rpc_queue(routing_key: str) -> Any:
+    """The durable RPC request queue of ``routing_key``, on the default exchange."""
+    name = rpc_queue_name(routing_key)
+    return Queue(name, exchange=Exchange(""), routing_key=name, durable=True, auto_delete=False)
+
+
+def dead_letter_queue(service_queue: str) -> Any:
+    """The durable dead-letter queue ``<service_queue>.dlq``, on the default exchange."""
+    name = service_queue + DLQ_SUFFIX
+    return Queue(name, exchange=Exchange(""), routing_key=name, durable=True, auto_delete=False)
+
+
+def resolve_app(app: Any = None) -> Any:
+    """``app``, or Celery's current app when ``None``."""
+    return app if app is not None else current_app._get_current_object()  # noqa: SLF001 -- Celery's own proxy API
+
+
+def origin() -> str:
+    """``pid@host`` of this process, as Celery writes it in the ``origin`` header."""
+    return f"{os.getpid()}@{os.uname().nodename}"
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message`` of an error, never empty (kombu and py-amqp raise some with no message)."""
+    text = str(exc) or str(exc.__cause__ or "") or "no detail from the broker"
+    return f"{type(exc).__name__}: {text}"
+
+
+def new_app(name: str, broker_url: str, *, backend: str | None = None, **conf: Any) -> Any:
+    """A Celery app with tchu's recommended settings (JSON only, UTC)."""
+    app = Celery(name, broker=broker_url, backend=backend)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        result_accept_content=["json"],
+        timezone="UTC",
+        enable_utc=True,
+        **conf,
+    )
+    return app

@@ -1,0 +1,233 @@
+"""Publishing envelopes to RabbitMQ, and RPC calls, over a Celery app's broker settings."""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from collections.abc import Iterable
+from typing import Any
+
+from amqp.exceptions import ChannelError, MessageNacked
+from celery.backends.base import DisabledBackend
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+from kombu.pools import connections, producers
+
+from tchu._celery.common import (
+    BROKER_ERRORS,
+    RPC_TASK_NAME,
+    describe,
+    events_exchange,
+    origin,
+    resolve_app,
+    rpc_queue_name,
+)
+from tchu.envelope import CONTENT_ENCODING, CONTENT_TYPE, Envelope
+from tchu.errors import (
+    NoResponderError,
+    PublishError,
+    RemoteError,
+    RPCError,
+    RPCTimeoutError,
+    SetupError,
+    TchuError,
+)
+
+logger = logging.getLogger("tchu.publish")
+
+DEFAULT_PUBLISH_TIMEOUT = 10.0
+RECONNECT_ATTEMPTS = 4
+RECONNECT_BACKOFF = (0.0, 0.5, 1.0, 2.0)
+NOT_FOUND = 404  # AMQP reply code
+
+# One template connection per app and confirm mode: kombu's pools key on it, so every client of an app shares
+# one bounded, thread-safe pool of connections that is reset in forked children.
+_templates: weakref.WeakKeyDictionary[Any, dict[bool, Any]] = weakref.WeakKeyDictionary()
+
+
+def _template(app: Any, confirm: bool) -> Any:
+    per_app = _templates.setdefault(app, {})
+    if confirm not in per_app:
+        options = {"confirm_publish": True} if confirm else {}
+        per_app[confirm] = app.connection_for_write(transport_options=options)
+    return per_app[confirm]
+
+
+class CeleryTransport:
+    """Publishes envelopes to ``tchu_events`` and RPC requests to their responder queue.
+
+    With ``confirm`` (the default) a publish returns only after the broker confirmed it; a negative confirm or no
+    confirm within ``publish_timeout`` seconds raises :class:`PublishError`, as does a refusal (a missing
+    exchange, an entity declared with other arguments). A lost connection is re-opened and the publish tried
+    again, up to four times with backoff. ``declare_service`` makes the first publish of a
+    process declare the app's service queue and bindings (see :func:`tchu.setup_service`).
+    """
+
+    def __init__(
+        self,
+        app: Any = None,
+        *,
+        confirm: bool = True,
+        publish_timeout: float = DEFAULT_PUBLISH_TIMEOUT,
+        declare_service: bool = True,
+    ) -> None:
+        self._app = app
+        self.confirm = confirm
+        self.publish_timeout = publish_timeout
+        self.declare_service = declare_service
+
+    @property
+    def app(self) -> Any:
+        """The Celery app whose broker settings are used."""
+        return resolve_app(self._app)
+
+    def close(self) -> None:
+        """Release pooled connections of this app that are idle (they reopen on the next publish)."""
+        per_app = _templates.get(self.app, {})
+        for template in per_app.values():
+            producers[template].force_close_all()
+            connections[template].force_close_all()
+        per_app.clear()
+
+    def _ensure_service(self) -> None:
+        if not self.declare_service:
+            return
+        from tchu._celery.service import ensure_declared_for  # noqa: PLC0415 -- service imports this module
+
+        ensure_declared_for(self.app)
+
+    def publish_message(
+        self,
+        body: bytes,
+        *,
+        exchange: Any,
+        routing_key: str,
+        headers: dict[str, Any],
+        properties: dict[str, Any],
+        declare: Iterable[Any] = (),
+        expiration: float | None = None,
+        what: str = "",
+    ) -> None:
+        """Publish one persistent JSON message; reconnect and retry when the connection is lost.
+
+        Raises:
+            PublishError: the broker refused the message, did not confirm it in time, or stayed unreachable.
+        """
+        what = what or repr(routing_key)
+        template = _template(self.app, self.confirm)
+        for attempt, pause in enumerate(RECONNECT_BACKOFF, start=1):
+            time.sleep(pause)
+            try:
+                with producers[template].acquire(block=True, timeout=self.publish_timeout) as producer:
+                    try:
+                        producer.publish(
+                            body,
+                            exchange=exchange,
+                            routing_key=routing_key,
+                            headers=headers,
+                            content_type=CONTENT_TYPE,
+                            content_encoding=CONTENT_ENCODING,
+                            delivery_mode=2,
+                            declare=list(declare),
+                            expiration=expiration,
+                            timeout=self.publish_timeout,
+                            confirm_timeout=self.publish_timeout,
+                            **properties,
+                        )
+                    except (*BROKER_ERRORS, MessageNacked):
+                        producer.connection.collect()  # drop the socket; the pool opens a new one next time
+                        raise
+            except MessageNacked as exc:
+                raise PublishError(f"the broker refused {what} (negative confirm); it was not delivered") from exc
+            except ChannelError as exc:  # refused (not found, access, arguments): trying again cannot help
+                raise PublishError(f"the broker refused {what}: {describe(exc)}") from exc
+            except BROKER_ERRORS as exc:
+                if attempt == len(RECONNECT_BACKOFF):
+                    raise PublishError(f"could not publish {what} after {attempt} attempts: {describe(exc)}") from exc
+                logger.warning("publishing %s failed (%s); reconnecting", what, describe(exc))
+            else:
+                return
+
+    def send(self, envelope: Envelope) -> None:
+        """Publish an event to ``tchu_events`` under its routing key."""
+        self._ensure_service()
+        msg = envelope.task_message(origin=origin())
+        self.publish_message(
+            msg.body,
+            exchange=events_exchange(),
+            routing_key=envelope.routing_key,
+            headers=msg.headers,
+            properties=msg.properties,
+            declare=[events_exchange()],
+            what=f"event {envelope.routing_key!r}",
+        )
+
+    def call(self, envelope: Envelope, timeout: float) -> Any:
+        """Send an RPC request to the key's responder queue and wait for the reply."""
+        app = self.app
+        key = envelope.routing_key
+        if isinstance(app.backend, DisabledBackend):
+            raise SetupError(f"call {key!r} needs a result backend: create the Celery app with backend=...")
+        self._ensure_service()
+        queue = rpc_queue_name(key)
+        self._check_responder(key, queue)
+        msg = envelope.task_message(task_name=RPC_TASK_NAME, reply_to=app.thread_oid, origin=origin(), expires=timeout)
+        task_id = msg.headers["id"]
+        try:
+            with producers[_template(app, self.confirm)].acquire(block=True, timeout=self.publish_timeout) as p:
+                app.backend.on_task_call(p, task_id)
+        except Exception as exc:  # the result backend is pluggable: any failure of it is a backend failure
+            raise PublishError(f"the result backend cannot take the reply of {key!r}: {describe(exc)}") from exc
+        self.publish_message(
+            msg.body,
+            exchange="",
+            routing_key=queue,
+            headers=msg.headers,
+            properties=msg.properties,
+            expiration=timeout,  # a request nobody took in time is dropped by the broker
+            what=f"call {key!r}",
+        )
+        return _reply(app.AsyncResult(task_id), key, envelope.event_id, timeout)
+
+    def _check_responder(self, routing_key: str, queue: str) -> None:
+        try:
+            with connections[_template(self.app, self.confirm)].acquire(block=True, timeout=self.publish_timeout) as c:
+                channel = c.channel()
+                try:
+                    _, _, consumers = channel.queue_declare(queue, passive=True)
+                finally:
+                    if channel.is_open:
+                        channel.close()
+        except BROKER_ERRORS as exc:
+            if getattr(exc, "code", None) == NOT_FOUND:
+                raise NoResponderError(
+                    f"no service responds to {routing_key!r}: queue {queue!r} does not exist; register a "
+                    "handler with @respond in a service set up with tchu and start its worker"
+                ) from exc
+            raise PublishError(f"could not check the responders of {routing_key!r}: {describe(exc)}") from exc
+        if consumers == 0:
+            raise NoResponderError(
+                f"no worker is consuming {queue!r}, so nobody would answer {routing_key!r}; "
+                "start a worker of the responding service"
+            )
+
+
+def _reply(result: Any, routing_key: str, event_id: str, timeout: float) -> Any:
+    try:
+        value = result.get(timeout=timeout, propagate=False, disable_sync_subtasks=False)
+    except CeleryTimeoutError as exc:
+        raise RPCTimeoutError(f"no reply to call {routing_key!r} (event {event_id}) within {timeout} s") from exc
+    except TchuError:
+        raise
+    except Exception as exc:  # the result backend is pluggable: any failure of it is a backend failure
+        raise RPCError(f"the result backend failed while waiting for {routing_key!r}: {describe(exc)}") from exc
+    finally:
+        try:
+            result.forget()
+        except Exception:  # forgetting is housekeeping: it must never hide the call's outcome
+            logger.debug("could not forget the result of %s", event_id, exc_info=True)
+    if isinstance(value, RemoteError):
+        raise RemoteError(routing_key, value.remote_type, value.remote_message)
+    if isinstance(value, BaseException):
+        raise RemoteError(routing_key, type(value).__name__, str(value))
+    return value

@@ -1,0 +1,192 @@
+"""The thin Celery tasks that hand deliveries to a :class:`~tchu.dispatch.Dispatcher`.
+
+What happens to a message follows from what the dispatcher raises: handled -> acked; undecodable, invalid, no
+handler or a failed handler -> copied to ``<queue>.dlq`` with the reason (confirmed), then acked; the copy
+cannot be made -> requeued after a pause, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import weakref
+from typing import Any, NoReturn
+
+from celery.exceptions import Ignore, Reject
+
+from tchu._celery.common import RPC_TASK_NAME, SETUP_ERRORS, dead_letter_queue, describe
+from tchu._celery.transport import CeleryTransport
+from tchu.catalog import Catalog
+from tchu.dispatch import Dispatcher
+from tchu.envelope import _EMBED, TASK_NAME, TCHU_HEADERS, Envelope, _now
+from tchu.errors import (
+    HandlerError,
+    MessageDecodeError,
+    NoHandlerError,
+    PayloadValidationError,
+    RemoteError,
+)
+from tchu.router import Router
+
+logger = logging.getLogger("tchu.dispatch")
+
+REQUEUE_PAUSE = 1.0  # seconds before a message whose dead-letter copy failed goes back to its queue
+MAX_REASON = 2000
+
+
+class WorkerRuntime:
+    """What the dispatcher tasks of one Celery app share: the dispatcher and the dead-letter publisher."""
+
+    def __init__(self, app: Any, dispatcher: Dispatcher, queue: str | None) -> None:
+        self.app = app
+        self.dispatcher = dispatcher
+        self._queue = queue
+        # never declares the service: a worker's set-up does that, and dead-lettering must not depend on it
+        self.transport = CeleryTransport(app, declare_service=False)
+
+    @property
+    def queue(self) -> str:
+        """The service queue: given by the set-up, else the queue ``task_routes`` sends the dispatcher to."""
+        if self._queue:
+            return self._queue
+        routes = self.app.conf.task_routes
+        route = routes.get(TASK_NAME) if isinstance(routes, dict) else None
+        if isinstance(route, dict) and route.get("queue"):
+            return str(route["queue"])
+        return str(self.app.conf.task_default_queue)
+
+    def handle_event(self, request: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Decode and dispatch one delivery; a failure is dead-lettered (then the message is acked)."""
+        try:
+            envelope = self._decode(request, args, kwargs)
+        except MessageDecodeError as exc:
+            logger.error(  # noqa: TRY400 -- the reason says it all; a traceback of the decoder adds nothing
+                "undecodable event in %s, dead-lettered: %s", self.queue, exc, extra={"event_id": request.id}
+            )
+            self._dead_letter(request, args, kwargs, reason=f"decode: {exc}")
+        delivery = request.delivery_info or {}
+        try:
+            self.dispatcher.dispatch(envelope, redelivered=bool(delivery.get("redelivered")))
+        except PayloadValidationError as exc:
+            _log_rejected(envelope, "invalid payload", exc)
+            self._dead_letter(request, args, kwargs, reason=f"validation: {exc}")
+        except NoHandlerError as exc:
+            _log_rejected(envelope, "no handler", exc)
+            self._dead_letter(request, args, kwargs, reason=f"no handler: {exc}")
+        except HandlerError as exc:  # each failure was logged by the dispatcher
+            handlers = ",".join(f.handler for f in exc.failures)
+            self._dead_letter(request, args, kwargs, reason=f"handler: {exc}", handlers=handlers)
+
+    def handle_call(self, request: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Answer one RPC request; a responder's exception reaches the caller as :class:`RemoteError`."""
+        envelope = self._decode(request, args, kwargs)
+        try:
+            return self.dispatcher.respond(envelope)
+        except Exception as exc:  # every failure goes back to the caller, typed
+            logger.warning(
+                "responder for %s raised %s (event %s): %s",
+                envelope.routing_key,
+                type(exc).__name__,
+                envelope.event_id,
+                exc,
+                extra={"routing_key": envelope.routing_key, "event_id": envelope.event_id},
+            )
+            raise RemoteError(envelope.routing_key, type(exc).__name__, str(exc)) from exc
+
+    def _decode(self, request: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Envelope:
+        if len(args) != 1:
+            raise MessageDecodeError(f"expected one task argument (the payload JSON), got {len(args)}")
+        unknown = sorted(set(kwargs) - {"routing_key"})
+        if unknown:
+            raise MessageDecodeError(f"unknown task arguments {unknown}")
+        routing_key = kwargs.get("routing_key") or (request.delivery_info or {}).get("routing_key")
+        headers = {name: request.get(name) for name in TCHU_HEADERS if request.get(name) is not None}
+        return Envelope.decode(args[0], routing_key, headers, str(request.id))
+
+    def _dead_letter(
+        self, request: Any, args: tuple[Any, ...], kwargs: dict[str, Any], *, reason: str, handlers: str = ""
+    ) -> NoReturn:
+        """Copy the delivery to the dead-letter queue, then end the task without a result (the message is acked).
+
+        Raises:
+            Ignore: the copy is confirmed; the task ends and the message is acked.
+            Reject: the copy failed; the message goes back to its queue after a pause.
+        """
+        dlq = dead_letter_queue(self.queue)
+        body = json.dumps([list(args), kwargs, _EMBED], default=str).encode()
+        headers: dict[str, Any] = {"lang": "py", "task": TASK_NAME, "id": str(request.id), "root_id": str(request.id)}
+        headers.update({name: request.get(name) for name in TCHU_HEADERS if request.get(name) is not None})
+        headers.update(
+            {
+                "tchu_dlq_reason": reason[:MAX_REASON],
+                "tchu_dlq_handlers": handlers,
+                "tchu_dlq_queue": self.queue,
+                "tchu_dlq_routing_key": str((request.delivery_info or {}).get("routing_key") or ""),
+                "tchu_dlq_at": _now(),
+            }
+        )
+        try:
+            self.transport.publish_message(
+                body,
+                exchange="",
+                routing_key=dlq.name,
+                headers=headers,
+                properties={"correlation_id": str(request.id)},
+                declare=[dlq],
+                what=f"dead letter to {dlq.name}",
+            )
+        except SETUP_ERRORS as exc:
+            logger.critical("could not dead-letter %s to %s, requeued: %s", request.id, dlq.name, describe(exc))
+            time.sleep(REQUEUE_PAUSE)  # no hot loop while the broker refuses the copy
+            raise Reject(f"dead-lettering failed: {exc}", requeue=True) from exc
+        raise Ignore  # dead-lettered and logged: nothing more to report, and the message is acked
+
+
+def _log_rejected(envelope: Envelope, what: str, exc: Exception) -> None:
+    logger.error(
+        "%s for %s (event %s), dead-lettered: %s",
+        what,
+        envelope.routing_key,
+        envelope.event_id,
+        exc,
+        extra={"routing_key": envelope.routing_key, "event_id": envelope.event_id},
+    )
+
+
+runtimes: weakref.WeakKeyDictionary[Any, WorkerRuntime] = weakref.WeakKeyDictionary()
+
+
+def create_topic_dispatcher(
+    celery_app: Any,
+    task_name: str = TASK_NAME,
+    serializer: Any = None,
+    *,
+    router: Router | None = None,
+    catalog: Catalog | None = None,
+    queue: str | None = None,
+) -> Any:
+    """Register the dispatcher task (and the RPC responder task) on ``celery_app`` and return the former.
+
+    Same call as tchu-tchu 2.2.3's. ``serializer`` is accepted for that signature only: payloads are always
+    JSON. The task acks a message only after its handlers ran or it was dead-lettered to ``<queue>.dlq``; when
+    a worker starts, it also consumes the RPC queue of every ``@respond`` handler of the router. Calling it
+    again for the same app replaces the earlier dispatcher.
+
+    Example:
+        >>> dispatcher = create_topic_dispatcher(app)
+    """
+    del serializer  # payloads are JSON on the wire; a custom serializer could not be read by other services
+    app = celery_app
+    runtime = WorkerRuntime(app, Dispatcher(router, catalog), queue)
+    runtimes[app] = runtime
+
+    @app.task(name=task_name, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, typing=False)
+    def dispatch_event(self: Any, *args: Any, **kwargs: Any) -> None:
+        runtimes[app].handle_event(self.request, args, kwargs)
+
+    @app.task(name=RPC_TASK_NAME, bind=True, ignore_result=False, typing=False, throws=(RemoteError,))
+    def respond(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return runtimes[app].handle_call(self.request, args, kwargs)
+
+    return dispatch_event

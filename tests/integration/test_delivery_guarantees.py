@@ -1,0 +1,108 @@
+"""What happens when things go wrong: nothing accepted is lost, nothing runs twice by accident, errors are clear."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+from helpers import publisher_app, queue_depth, seen, wait_seen
+from kombu import Connection, Exchange, Queue
+
+from tchu import PublishError, RemoteError, RPCTimeoutError, SetupError, TchuClient
+
+pytestmark = pytest.mark.integration
+
+
+def declare(broker, name: str, *patterns: str, **arguments) -> None:
+    exchange = Exchange("tchu_events", type="topic", durable=True)
+    with Connection(broker.amqp_url) as conn:
+        channel = conn.default_channel
+        exchange(channel).declare()
+        queue = Queue(name, durable=True, queue_arguments=arguments or None)(channel)
+        queue.declare()
+        for pattern in patterns:
+            queue.bind_to(exchange, routing_key=pattern)
+
+
+def test_a_worker_whose_set_up_fails_refuses_to_start_and_loses_nothing(broker, start_worker, client):
+    declare(broker, "broken_queue", "user.created")  # bound by an earlier deployment
+    client.publish("user.created", {"user_id": 1, "email": "a@example.com"})
+    worker = start_worker(
+        "svc", ready=False, extra_env={"TCHU_TEST_SERVICE": "broken", "TCHU_TEST_HANDLERS": "handlers_broken"}
+    )
+    worker.proc.wait(timeout=30)
+    assert worker.proc.returncode != 0
+    out = worker.output()
+    assert "tchu set-up of broken failed" in out
+    assert "handlers_broken" in out
+    assert " ready." not in out
+    assert queue_depth(broker, "broken_queue") == 1
+
+
+def test_a_negative_confirm_raises_and_publishes_once(broker, client):
+    declare(broker, "full_queue", "audit.#", **{"x-max-length": 0, "x-overflow": "reject-publish"})
+    declare(broker, "other_queue", "audit.#")
+    with pytest.raises(PublishError, match="negative confirm"):
+        client.publish("audit.login", {"user_id": 1})
+    assert queue_depth(broker, "other_queue") == 1  # routed once, never retried into duplicates
+
+
+def test_an_unreachable_broker_is_a_publish_error(broker):
+    app = publisher_app(broker)
+    app.conf.broker_url = "amqp://guest:guest@127.0.0.1:9//"
+    try:
+        with TchuClient(app) as client, pytest.raises(PublishError, match=r"after 4 attempts: .*Error"):
+            client.publish("user.created", {"user_id": 1})
+    finally:
+        app.backend.client.connection_pool.disconnect()
+        app.close()
+
+
+def test_a_call_without_a_result_backend_is_refused_before_sending(broker, start_worker):
+    from tchu._celery import new_app  # noqa: PLC0415
+
+    start_worker("svc", extra_env={"TCHU_TEST_SERVICE": "users"})
+    app = new_app("no_backend", broker.amqp_url)
+    try:
+        with TchuClient(app) as client, pytest.raises(SetupError, match="needs a result backend"):
+            client.call("user.validate", {"email": "a@example.com"})
+    finally:
+        app.close()
+    time.sleep(0.5)
+    assert seen(broker) == []
+
+
+def test_a_request_whose_caller_gave_up_is_never_run(broker, start_worker, client):
+    start_worker("svc", extra_env={"TCHU_TEST_SERVICE": "users"})
+    with pytest.raises(RPCTimeoutError):
+        client.call("user.validate", {"email": "slow@example.com"}, timeout=1)  # keeps the worker busy for 3 s
+    with pytest.raises(RPCTimeoutError):
+        client.call("user.validate", {"email": "late@example.com"}, timeout=1)  # waits behind it, then expires
+    time.sleep(3.5)
+    emails = [r["payload"]["email"] for r in seen(broker)]
+    assert emails == ["slow@example.com"]
+    assert client.call("user.validate", {"email": "ok@example.com"}, timeout=10)["valid"] is True
+
+
+def test_remote_errors_are_logged_once_by_the_responder(broker, start_worker, client):
+    worker = start_worker("svc", extra_env={"TCHU_TEST_SERVICE": "users"})
+    with pytest.raises(RemoteError):
+        client.call("user.validate", {"email": "boom@example.com"}, timeout=10)
+    out = worker.wait_for("email domain is blocked")
+    loud = [line for line in out.splitlines() if "WARNING/" in line or "ERROR/" in line]
+    assert len(loud) == 1, loud
+    assert "responder for user.validate raised ValueError" in loud[0]
+
+
+def test_when_the_dead_letter_copy_fails_the_event_stays_on_its_queue(broker, start_worker, client):
+    declare(broker, "notifications_queue.dlq", **{"x-max-length": 0, "x-overflow": "reject-publish"})
+    env = {"TCHU_TEST_SERVICE": "notifications", "TCHU_TEST_SETUP": "manual", "TCHU_TEST_PATTERNS": "user.created"}
+    worker = start_worker("svc", extra_env=env)
+    client.publish("user.created", {"user_id": 3, "email": "c@example.com", "fail": True})
+    worker.wait_for("could not dead-letter", timeout=20)
+    records = wait_seen(broker, 4, settle=0)  # delivered again after the requeue: both handlers ran twice
+    assert {r["payload"]["user_id"] for r in records} == {3}
+    assert [r["redelivered"] for r in records] == [False, False, True, True]
+    worker.stop(signal.SIGKILL)
+    assert queue_depth(broker, "notifications_queue") == 1  # requeued, not lost
