@@ -17,7 +17,7 @@ from pathlib import Path
 
 from codegen.stub import stub
 from tchu.catalog_files import CatalogEntry, load_catalog
-from tchu.errors import SetupError
+from tchu.errors import TchuError
 
 INSTALL_HINT = 'python -m codegen needs its extra: pip install "tchu[codegen]"'
 
@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "stub":
             return stub(entries, args)
         return _generate(entries, args)
-    except SetupError as exc:
+    except TchuError as exc:  # SetupError (CatalogError), InvalidPatternError: one line each, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except ImportError as exc:
@@ -59,7 +59,8 @@ def _generate(entries: list[CatalogEntry], args: argparse.Namespace) -> int:
 
     out: Path = args.out
     if not out.resolve().name.isidentifier():
-        print(f"error: --out {out}: the folder's name is the package name, so it must be a Python identifier")
+        message = f"--out {out}: the folder's name is the package name, so it must be a Python identifier"
+        print(f"error: {message}", file=sys.stderr)
         return 1
     files = plan(entries, args.schemas.as_posix().rstrip("/") or ".")
     if args.check:

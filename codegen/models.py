@@ -85,11 +85,41 @@ class _Combiner:
             if new:
                 shared = _strip(copy.deepcopy(local[name]))
                 _rewrite_refs(shared, renamed, key)
+                self.hoist(shared, key)
                 self.defs[key] = shared
         _rewrite_refs(doc, renamed, model_name)
+        self.hoist(doc, model_name)
         stripped = _strip(doc)
         stripped["title"] = model_name
         self.defs[model_name] = stripped
+
+    def hoist(self, schema: Any, owner: str) -> None:
+        """Move inline objects to ``$defs`` named after their owner and property (``UserUpdatedChanges``).
+
+        datamodel-code-generator would name them after the property alone, numbered across the whole catalog
+        (``Changes``, ``Changes1``), so adding an event could rename another event's nested model.
+        """
+        if not isinstance(schema, dict):
+            return
+        places: list[tuple[dict[str, Any], str, str]] = []
+        for prop, sub in (schema.get("properties") or {}).items():
+            places.append((schema["properties"], prop, owner + _pascal(prop)))
+            if isinstance(sub, dict) and isinstance(sub.get("items"), dict):
+                places.append((sub, "items", owner + _pascal(prop) + "Item"))
+        for parent, key, wanted in places:
+            sub = parent[key]
+            if isinstance(sub, dict) and "$ref" not in sub and isinstance(sub.get("properties"), dict):
+                name = wanted
+                while name in self.defs:
+                    name += "_"
+                self.defs[name] = None
+                self.hoist(sub, name)
+                self.defs[name] = _strip(sub)
+                parent[key] = {"$ref": f"#/$defs/{name}"}
+
+
+def _pascal(name: str) -> str:
+    return "".join(w[:1].upper() + w[1:] for w in name.replace("-", "_").split("_") if w)
 
 
 def _strip(schema: Any) -> Any:
@@ -140,6 +170,9 @@ def generate_models(entries: list[CatalogEntry]) -> Models:
             use_field_description=True,
             use_double_quotes=True,
             enum_field_as_literal=LiteralType.All,
+            strict_nullable=True,  # a default is not a null
+            collapse_root_models=True,  # a $ref to a string is a str, not a RootModel
+            use_default_kwarg=True,  # Field(default=None): mypy sees the default
             type_mappings=[f"string+{fmt}=string" for fmt in _STRING_FORMATS],
             formatters=[Formatter.BUILTIN],
             custom_file_header="",

@@ -19,6 +19,7 @@ from tchu.topics import topic_matches
 
 COMMAND = "python -m codegen"
 RESERVED_MODULES = frozenset({"models", "_catalog", "__init__"})
+LINE_LENGTH = 120  # the project's; longer imports are wrapped, one name a line
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
     trim_blocks=True,
@@ -110,9 +111,12 @@ def _package_init(entries: list[CatalogEntry], models: Models, whole: str) -> st
     names = ["EVENT_MODELS", "on", *model_names, *(name for _, names in event_imports for name in names)]
     # isort's order for __all__ (ruff RUF022): CONSTANTS, then Classes, then functions
     all_names = sorted(names, key=lambda x: (0 if x.isupper() else 1 if x[0].isupper() else 2, x))
+    local = {f".{module}": set(exported) for module, exported in event_imports}
+    local[".models"] = set(model_names)
+    local_imports = "from . import _catalog\n" + _import_block(local)
     return _ENV.get_template("init.py.jinja").render(
         header=whole,
-        event_imports=event_imports,
+        local_imports=local_imports,
         model_names=model_names,
         event_models=[(e.routing_key, names_for(e.routing_key).model) for e in events],
         patterns=_patterns(events),
@@ -175,8 +179,15 @@ def _import_block(imports: dict[str, set[str]]) -> str:
     stdlib = sorted(m for m in imports if m.split(".")[0] in sys.stdlib_module_names)
     local = sorted(m for m in imports if m.startswith("."))
     other = sorted(m for m in imports if m not in stdlib and m not in local)
-    groups = [[f"from {m} import {', '.join(sorted(imports[m]))}" for m in group] for group in (stdlib, other, local)]
+    groups = [[_from_import(m, sorted(imports[m])) for m in group] for group in (stdlib, other, local)]
     return "\n\n".join("\n".join(g) for g in groups if g)
+
+
+def _from_import(module: str, names: list[str]) -> str:
+    line = f"from {module} import {', '.join(names)}"
+    if len(line) <= LINE_LENGTH:
+        return line
+    return f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
 
 
 def _literal(value: Any, indent: int = 0) -> str:

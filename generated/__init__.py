@@ -11,11 +11,24 @@ from collections.abc import Callable
 from typing import Literal, TypeVar, overload
 
 from pydantic import BaseModel
-
 from tchu.topics import topic_matches
 from tchu.typed import subscribe_typed
 
 from . import _catalog
+from .models import (
+    Money,
+    OrderCalculateTotal,
+    OrderCalculateTotalResponse,
+    OrderCreated,
+    OrderItem,
+    OrderPaymentCompleted,
+    UserCreated,
+    UserDeleted,
+    UserUpdated,
+    UserUpdatedChanges,
+    UserValidate,
+    UserValidateResponse,
+)
 from .order_calculate_total import call_order_calculate_total, responds_order_calculate_total
 from .order_created import on_order_created, publish_order_created
 from .order_payment_completed import on_order_payment_completed, publish_order_payment_completed
@@ -23,7 +36,6 @@ from .user_created import on_user_created, publish_user_created
 from .user_deleted import on_user_deleted, publish_user_deleted
 from .user_updated import on_user_updated, publish_user_updated
 from .user_validate import call_user_validate, responds_user_validate
-from .models import Changes, Money, OrderCalculateTotal, OrderCalculateTotalResponse, OrderCreated, OrderItem, OrderPaymentCompleted, UserCreated, UserDeleted, UserUpdated, UserValidate, UserValidateResponse
 
 _catalog.register()
 
@@ -34,27 +46,69 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "user.deleted": UserDeleted,
     "user.updated": UserUpdated,
 }
-_On1 = TypeVar("_On1", bound=Callable[[OrderCreated | OrderPaymentCompleted | UserCreated | UserDeleted | UserUpdated], object])
-_On2 = TypeVar("_On2", bound=Callable[[OrderPaymentCompleted], object])
-_On3 = TypeVar("_On3", bound=Callable[[OrderCreated | UserCreated], object])
-_On4 = TypeVar("_On4", bound=Callable[[UserDeleted], object])
-_On5 = TypeVar("_On5", bound=Callable[[OrderPaymentCompleted], object])
-_On6 = TypeVar("_On6", bound=Callable[[UserUpdated], object])
-_On7 = TypeVar("_On7", bound=Callable[[OrderCreated | UserCreated], object])
-_On8 = TypeVar("_On8", bound=Callable[[UserDeleted], object])
-_On9 = TypeVar("_On9", bound=Callable[[OrderPaymentCompleted], object])
-_On10 = TypeVar("_On10", bound=Callable[[UserUpdated], object])
-_On11 = TypeVar("_On11", bound=Callable[[OrderCreated | OrderPaymentCompleted], object])
-_On12 = TypeVar("_On12", bound=Callable[[OrderCreated], object])
-_On13 = TypeVar("_On13", bound=Callable[[OrderCreated], object])
-_On14 = TypeVar("_On14", bound=Callable[[OrderPaymentCompleted], object])
-_On15 = TypeVar("_On15", bound=Callable[[OrderPaymentCompleted], object])
-_On16 = TypeVar("_On16", bound=Callable[[OrderPaymentCompleted], object])
-_On17 = TypeVar("_On17", bound=Callable[[UserCreated | UserDeleted | UserUpdated], object])
-_On18 = TypeVar("_On18", bound=Callable[[UserCreated | UserDeleted | UserUpdated], object])
-_On19 = TypeVar("_On19", bound=Callable[[UserCreated], object])
-_On20 = TypeVar("_On20", bound=Callable[[UserDeleted], object])
-_On21 = TypeVar("_On21", bound=Callable[[UserUpdated], object])
+_On1 = TypeVar(
+    "_On1", bound=Callable[[OrderCreated | OrderPaymentCompleted | UserCreated | UserDeleted | UserUpdated], object]
+)
+_On2 = TypeVar(
+    "_On2", bound=Callable[[OrderPaymentCompleted], object]
+)
+_On3 = TypeVar(
+    "_On3", bound=Callable[[OrderCreated | UserCreated], object]
+)
+_On4 = TypeVar(
+    "_On4", bound=Callable[[UserDeleted], object]
+)
+_On5 = TypeVar(
+    "_On5", bound=Callable[[OrderPaymentCompleted], object]
+)
+_On6 = TypeVar(
+    "_On6", bound=Callable[[UserUpdated], object]
+)
+_On7 = TypeVar(
+    "_On7", bound=Callable[[OrderCreated | UserCreated], object]
+)
+_On8 = TypeVar(
+    "_On8", bound=Callable[[UserDeleted], object]
+)
+_On9 = TypeVar(
+    "_On9", bound=Callable[[OrderPaymentCompleted], object]
+)
+_On10 = TypeVar(
+    "_On10", bound=Callable[[UserUpdated], object]
+)
+_On11 = TypeVar(
+    "_On11", bound=Callable[[OrderCreated | OrderPaymentCompleted], object]
+)
+_On12 = TypeVar(
+    "_On12", bound=Callable[[OrderCreated], object]
+)
+_On13 = TypeVar(
+    "_On13", bound=Callable[[OrderCreated], object]
+)
+_On14 = TypeVar(
+    "_On14", bound=Callable[[OrderPaymentCompleted], object]
+)
+_On15 = TypeVar(
+    "_On15", bound=Callable[[OrderPaymentCompleted], object]
+)
+_On16 = TypeVar(
+    "_On16", bound=Callable[[OrderPaymentCompleted], object]
+)
+_On17 = TypeVar(
+    "_On17", bound=Callable[[UserCreated | UserDeleted | UserUpdated], object]
+)
+_On18 = TypeVar(
+    "_On18", bound=Callable[[UserCreated | UserDeleted | UserUpdated], object]
+)
+_On19 = TypeVar(
+    "_On19", bound=Callable[[UserCreated], object]
+)
+_On20 = TypeVar(
+    "_On20", bound=Callable[[UserDeleted], object]
+)
+_On21 = TypeVar(
+    "_On21", bound=Callable[[UserUpdated], object]
+)
 
 
 @overload
@@ -120,7 +174,6 @@ def on(pattern: str) -> Callable[[Callable[[BaseModel], object]], Callable[[Base
 
 __all__ = [
     "EVENT_MODELS",
-    "Changes",
     "Money",
     "OrderCalculateTotal",
     "OrderCalculateTotalResponse",
@@ -130,6 +183,7 @@ __all__ = [
     "UserCreated",
     "UserDeleted",
     "UserUpdated",
+    "UserUpdatedChanges",
     "UserValidate",
     "UserValidateResponse",
     "call_order_calculate_total",

@@ -20,7 +20,7 @@ class UserCreated(BaseModel):
     user_id: int = Field(..., ge=1)
     email: str
     name: str = Field(..., max_length=200, min_length=1)
-    plan: Literal["free", "pro", "enterprise"] | None = "free"
+    plan: Literal["free", "pro", "enterprise"] = "free"
     referrer_id: int | None = None
     """
     The user who referred this one, if any.
@@ -38,33 +38,6 @@ class UserDeleted(BaseModel):
     )
     user_id: int = Field(..., ge=1)
     reason: Literal["requested", "gdpr", "fraud"] | None = None
-
-
-class Changes(BaseModel):
-    """
-    The new values of the fields that changed.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    email: str | None = None
-    name: str | None = Field(None, max_length=200, min_length=1)
-
-
-class UserUpdated(BaseModel):
-    """
-    A user changed their profile.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    user_id: int = Field(..., ge=1)
-    changes: Changes
-    """
-    The new values of the fields that changed.
-    """
 
 
 class UserValidate(BaseModel):
@@ -120,6 +93,18 @@ class Money(BaseModel):
     """
 
 
+class UserUpdatedChanges(BaseModel):
+    """
+    The new values of the fields that changed.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    email: str | None = None
+    name: str | None = Field(default=None, max_length=200, min_length=1)
+
+
 class OrderCalculateTotal(BaseModel):
     """
     Price a basket before it becomes an order.
@@ -129,7 +114,7 @@ class OrderCalculateTotal(BaseModel):
         extra="forbid",
     )
     items: list[OrderItem] = Field(..., min_length=1)
-    discount_code: str | None = Field(None, max_length=32)
+    discount_code: str | None = Field(default=None, max_length=32)
 
 
 class OrderCalculateTotalResponse(BaseModel):
@@ -152,7 +137,7 @@ class OrderCreated(BaseModel):
     user_id: int = Field(..., ge=1)
     items: list[OrderItem] = Field(..., min_length=1)
     total: Money
-    coupon: str | None = Field(None, max_length=32)
+    coupon: str | None = Field(default=None, max_length=32)
 
 
 class OrderPaymentCompleted(BaseModel):
@@ -167,3 +152,15 @@ class OrderPaymentCompleted(BaseModel):
     payment_id: UUID
     amount: Money
     method: Literal["card", "transfer", "wallet"]
+
+
+class UserUpdated(BaseModel):
+    """
+    A user changed their profile.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    user_id: int = Field(..., ge=1)
+    changes: UserUpdatedChanges

@@ -15,7 +15,9 @@ from tchu.typed import publish_typed, subscribe_typed
 from .models import Money, OrderCreated, OrderItem
 
 ROUTING_KEY = "order.created"
-OrderCreatedHandler = TypeVar("OrderCreatedHandler", bound=Callable[[OrderCreated], object])
+OrderCreatedHandler = TypeVar(
+    "OrderCreatedHandler", bound=Callable[[OrderCreated], object]
+)
 
 
 def publish_order_created(

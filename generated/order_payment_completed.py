@@ -16,7 +16,9 @@ from tchu.typed import publish_typed, subscribe_typed
 from .models import Money, OrderPaymentCompleted
 
 ROUTING_KEY = "order.payment.completed"
-OrderPaymentCompletedHandler = TypeVar("OrderPaymentCompletedHandler", bound=Callable[[OrderPaymentCompleted], object])
+OrderPaymentCompletedHandler = TypeVar(
+    "OrderPaymentCompletedHandler", bound=Callable[[OrderPaymentCompleted], object]
+)
 
 
 def publish_order_payment_completed(

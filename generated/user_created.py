@@ -16,7 +16,9 @@ from tchu.typed import publish_typed, subscribe_typed
 from .models import UserCreated
 
 ROUTING_KEY = "user.created"
-UserCreatedHandler = TypeVar("UserCreatedHandler", bound=Callable[[UserCreated], object])
+UserCreatedHandler = TypeVar(
+    "UserCreatedHandler", bound=Callable[[UserCreated], object]
+)
 
 
 def publish_user_created(
@@ -24,7 +26,7 @@ def publish_user_created(
     user_id: int,
     email: str,
     name: str,
-    plan: Literal["free", "pro", "enterprise"] | None = "free",
+    plan: Literal["free", "pro", "enterprise"] = "free",
     referrer_id: int | None = None,
     created_at: AwareDatetime | None = None,
     client: TchuClient | None = None,

@@ -15,7 +15,9 @@ from tchu.typed import publish_typed, subscribe_typed
 from .models import UserDeleted
 
 ROUTING_KEY = "user.deleted"
-UserDeletedHandler = TypeVar("UserDeletedHandler", bound=Callable[[UserDeleted], object])
+UserDeletedHandler = TypeVar(
+    "UserDeletedHandler", bound=Callable[[UserDeleted], object]
+)
 
 
 def publish_user_deleted(

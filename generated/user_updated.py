@@ -12,16 +12,18 @@ from typing import TypeVar
 from tchu import TchuClient
 from tchu.typed import publish_typed, subscribe_typed
 
-from .models import Changes, UserUpdated
+from .models import UserUpdated, UserUpdatedChanges
 
 ROUTING_KEY = "user.updated"
-UserUpdatedHandler = TypeVar("UserUpdatedHandler", bound=Callable[[UserUpdated], object])
+UserUpdatedHandler = TypeVar(
+    "UserUpdatedHandler", bound=Callable[[UserUpdated], object]
+)
 
 
 def publish_user_updated(
     *,
     user_id: int,
-    changes: Changes,
+    changes: UserUpdatedChanges,
     client: TchuClient | None = None,
 ) -> str:
     """Validate and publish ``user.updated``; returns the event id.

@@ -26,6 +26,7 @@ DEFS_DIR = "_defs"
 XTCHU = "x-tchu"
 XTCHU_KEYS = frozenset({"kind", "response", "owner", "version", "deprecated", "description"})
 _META = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+_UNREADABLE: Any = object()  # not None: a file may hold JSON null
 
 
 @dataclass(frozen=True, order=True)
@@ -114,6 +115,8 @@ class _Loader:
         self.label = label
         self.problems: list[Problem] = []
         self._docs: dict[Path, Any] = {}
+        self._def_ok: dict[Path, bool] = {}
+        self.unresolved = False  # a $ref of the current entry was left unresolved
 
     def name(self, path: Path) -> str:
         return f"{self.label}/{path.resolve().relative_to(self.root).as_posix()}"
@@ -128,18 +131,28 @@ class _Loader:
                 self._docs[path] = json.loads(path.read_text(encoding="utf-8"))
             except ValueError as exc:
                 self.problem(path, "", f"not valid JSON: {exc}")
-                self._docs[path] = None
+                self._docs[path] = _UNREADABLE
         return self._docs[path]
+
+    def lint_def(self, path: Path, doc: Any) -> bool:
+        """Check a referenced file against the metaschema once; problems name that file."""
+        if path not in self._def_ok:
+            errors = list(_META.iter_errors(doc))
+            for error in errors:
+                self.problem(path, pointer(error.absolute_path), f"not valid JSON Schema 2020-12: {error.message}")
+            self._def_ok[path] = not errors
+        return self._def_ok[path]
 
     def entry(self, path: Path) -> CatalogEntry | None:
         key = path.stem
         before = len(self.problems)
+        self.unresolved = False
         if "*" in key or "#" in key:
             self.problem(path, "", "a catalog file names one routing key: wildcards belong in subscriptions")
         elif not CATALOG_KEY.match(key):
             self.problem(path, "", "file name must be the routing key: lowercase words of [a-z0-9_] joined by '.'")
         doc = self.read(path)
-        if doc is None:
+        if doc is _UNREADABLE:
             return None
         if not isinstance(doc, dict):
             self.problem(path, "", "a schema file holds a JSON object")
@@ -154,7 +167,7 @@ class _Loader:
         response = None
         if isinstance(meta.get("response"), dict):
             response = _Bundle(self, path, base=f"/{XTCHU}/response").resolve(meta["response"])
-        if len(self.problems) > before:
+        if len(self.problems) > before or self.unresolved:
             return None
         entry = CatalogEntry(
             routing_key=key,
@@ -268,7 +281,13 @@ class _Bundle:
             self.loader.problem(file, ptr, f"$ref {ref!r} does not resolve: no file {target!r} in the catalog")
             return ref
         target_doc = self.loader.read(path)
-        if target_doc is None:
+        if target_doc is _UNREADABLE:
+            return ref
+        if not isinstance(target_doc, dict):
+            self.loader.problem(path, "", "a schema file holds a JSON object")
+            return ref
+        if not self.loader.lint_def(path, target_doc):
+            self.loader.unresolved = True  # reported once, in that file
             return ref
         if _lookup(target_doc, fragment) is None:
             self.loader.problem(file, ptr, f"$ref {ref!r} does not resolve: no {fragment!r} in {target!r}")

@@ -44,8 +44,11 @@ def names_for(routing_key: str) -> EventNames:
         )
     snake = routing_key.replace(".", "_")
     model = "".join(part.capitalize() for part in re.split(r"[._]", routing_key) if part)
+    if not model:
+        raise SetupError(f"routing key {routing_key!r} cannot name an event: a word needs a letter or digit")
     if model[0].isdigit() or keyword.iskeyword(snake):
         model = "Event" + model
+        snake = "event_" + snake
     return EventNames(
         routing_key=routing_key,
         snake=snake,

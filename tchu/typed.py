@@ -74,11 +74,13 @@ def _payload(routing_key: str, model: type[M], values: dict[str, Any], client: T
     On failure one error names every failing field: the catalog schema's problems, and the model's for fields
     the schema found nothing wrong with.
     """
+    fields = model.model_fields
+    values = {(fields[k].alias or k) if k in fields else k: v for k, v in values.items()}  # the wire names
+    entry = client.publisher.catalog.get(routing_key)
     try:
         instance = build_model(routing_key, model, values)
     except PayloadValidationError as exc:
         problems = list(exc.problems)
-        entry = client.publisher.catalog.get(routing_key)
         if entry is not None:
             try:
                 entry.validate(to_json_value(f"payload for {routing_key!r}", _as_sent(values)))
@@ -86,7 +88,7 @@ def _payload(routing_key: str, model: type[M], values: dict[str, Any], client: T
                 covered = {p.path for p in schema_exc.problems}
                 problems = [*schema_exc.problems, *(p for p in problems if p.path not in covered)]
         ordered = sorted(set(problems), key=lambda p: (p.path, p.message))
-        raise PayloadValidationError(routing_key, exc.schema_id, ordered) from exc
+        raise PayloadValidationError(routing_key, entry.schema_id if entry else exc.schema_id, ordered) from exc
     payload: dict[str, Any] = instance.model_dump(mode="json", by_alias=True, exclude_unset=True)
     return payload
 
