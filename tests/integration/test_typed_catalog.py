@@ -151,8 +151,8 @@ def shop_worker(shop, start_worker):
 def test_typed_publish_reaches_a_typed_handler_in_a_worker(broker, shop_worker, shopgen, client):
     event_id = shopgen.publish_shop_item_added(
         cart_id="0b6f3c3e-4a51-4b7e-9a8a-1c1f6f0b2d11",
-        customer=shopgen.Customer(email="ann@example.com", vip=True),
-        lines=[shopgen.Line(sku="A-1", price=shopgen.Price(cents=250, currency="EUR"))],
+        customer=shopgen.ShopItemAddedCustomer(email="ann@example.com", vip=True),
+        lines=[shopgen.ShopItemAddedLinesItem(sku="A-1", price=shopgen.Price(cents=250, currency="EUR"))],
         channel="app",
         added_at="2026-01-01T10:00:00Z",
         client=client,
@@ -176,7 +176,7 @@ def test_publisher_refuses_an_invalid_payload_and_sends_nothing(broker, shop_wor
     with pytest.raises(PayloadValidationError) as info:
         shopgen.publish_shop_item_added(
             cart_id="not-a-uuid",
-            customer=shopgen.Customer(email="not-an-email"),
+            customer=shopgen.ShopItemAddedCustomer(email="not-an-email"),
             lines=[],
             channel="web",
             added_at="2026-01-01T10:00:00Z",
