@@ -28,6 +28,7 @@ from tchu.errors import (
     RPCTimeoutError,
     SetupError,
     TchuError,
+    UnroutableError,
 )
 from tchu.events import TchuEvent
 from tchu.router import Router, default_router, respond, subscribe
@@ -72,6 +73,7 @@ __all__ = [
     "TchuClient",
     "TchuError",
     "TchuEvent",
+    "UnroutableError",
     "__version__",
     "create_topic_dispatcher",
     "current_event",

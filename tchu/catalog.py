@@ -122,6 +122,11 @@ class Catalog:
         """Every routing key in the catalog, sorted."""
         return sorted(self._entries)
 
+    def unregister(self, routing_key: str) -> EventSchema | None:
+        """Forget the schema of ``routing_key``; returns it, or ``None`` when there was none."""
+        with self._lock:
+            return self._entries.pop(routing_key, None)
+
     def clear(self) -> None:
         """Forget every entry."""
         with self._lock:

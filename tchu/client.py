@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from tchu.catalog import Catalog
 from tchu.errors import SetupError
-from tchu.publisher import DEFAULT_CALL_TIMEOUT, Publisher, Transport
+from tchu.publisher import DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_PAYLOAD_BYTES, Publisher, Transport
+
+Unroutable = Literal["log", "raise", "ignore"]
 
 _IGNORED = {"delivery_mode"}  # accepted for tchu-tchu 2.x call sites; events are always persistent
 
@@ -22,6 +24,9 @@ class TchuClient:
         catalog: the schemas to validate against; the default catalog (filled by generated packages).
         confirm: wait for the broker's confirm on every publish (default True).
         publish_timeout: seconds to wait for a pooled connection and for each confirm.
+        unroutable: what to do with an event no queue is bound to (seen with confirms on): ``"log"`` a warning
+            (the default), ``"raise"`` :class:`UnroutableError`, or ``"ignore"``.
+        max_payload_bytes: the largest encoded payload :meth:`publish` sends (default 1 MiB).
         transport: a custom transport (for example an in-memory one); overrides ``celery_app``.
 
     Example:
@@ -37,15 +42,19 @@ class TchuClient:
         catalog: Catalog | None = None,
         confirm: bool = True,
         publish_timeout: float = 10.0,
+        unroutable: Unroutable = "log",
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         transport: Transport | None = None,
     ) -> None:
         self.serializer = serializer
         if transport is None:
             from tchu._celery import CeleryTransport  # noqa: PLC0415 -- kombu (and so django) only when used
 
-            transport = CeleryTransport(celery_app, confirm=confirm, publish_timeout=publish_timeout)
+            transport = CeleryTransport(
+                celery_app, confirm=confirm, publish_timeout=publish_timeout, unroutable=unroutable
+            )
         self.transport: Transport = transport
-        self.publisher = Publisher(self.transport, catalog)
+        self.publisher = Publisher(self.transport, catalog, max_payload_bytes=max_payload_bytes)
 
     def publish(self, topic: str, data: Any, **kwargs: Any) -> str:
         """Validate ``data`` against ``topic``'s schema, publish it to every bound service, return its id.

@@ -11,6 +11,7 @@ reader expects::
     ├── MessageDecodeError (ValueError)        a delivered message that is not a tchu event
     ├── SetupError (ValueError)                a service, responder or dispatcher configured wrongly
     ├── PublishError (ConnectionError)         the broker did not take the event
+    │   └── UnroutableError                    no queue is bound to the event's routing key
     ├── HandlerError                           one or more handlers failed for an event
     ├── NoHandlerError (LookupError)           an event reached a service with no matching handler
     └── RPCError
@@ -86,6 +87,10 @@ class SetupError(TchuError, ValueError):
 
 class PublishError(TchuError, ConnectionError):
     """The broker did not take the event: unreachable, a negative confirm, no confirm in time, or a refusal."""
+
+
+class UnroutableError(PublishError):
+    """No queue is bound to the event's routing key, so no service received it."""
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ from typing import Any, Protocol
 from tchu.catalog import Catalog, default_catalog
 from tchu.context import current_event_or_none
 from tchu.envelope import Envelope
-from tchu.errors import InvalidRoutingKeyError
+from tchu.errors import InvalidRoutingKeyError, PayloadError
 
 logger = logging.getLogger("tchu.publish")
 
 DEFAULT_CALL_TIMEOUT = 30.0
+DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 
 
 class Transport(Protocol):
@@ -30,11 +31,21 @@ class Transport(Protocol):
 
 
 class Publisher:
-    """Builds validated envelopes and hands them to a transport."""
+    """Builds validated envelopes and hands them to a transport.
 
-    def __init__(self, transport: Transport, catalog: Catalog | None = None) -> None:
+    ``max_payload_bytes`` (default 1 MiB) bounds the encoded payload: a larger one is refused before sending.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        catalog: Catalog | None = None,
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    ) -> None:
         self.transport = transport
         self.catalog = catalog if catalog is not None else default_catalog
+        self.max_payload_bytes = max_payload_bytes
 
     def envelope(self, routing_key: str, data: Any, *, correlation_id: str | None = None) -> Envelope:
         """Validate ``data`` for ``routing_key`` and wrap it; nothing is sent.
@@ -43,7 +54,7 @@ class Publisher:
 
         Raises:
             InvalidRoutingKeyError: bad key, or a key not in a strict catalog.
-            PayloadError: ``data`` is not a JSON object.
+            PayloadError: ``data`` is not a JSON object, or is larger than ``max_payload_bytes`` encoded.
             PayloadValidationError: ``data`` does not match the key's schema (every failing field named).
         """
         entry = self.catalog.get(routing_key) if isinstance(routing_key, str) else None
@@ -61,6 +72,12 @@ class Publisher:
             correlation_id=correlation_id,
             schema_version=entry.version if entry is not None else None,
         )
+        size = len(env.body.encode())
+        if size > self.max_payload_bytes:
+            raise PayloadError(
+                f"payload for {routing_key!r} is {size} bytes encoded, over the limit of {self.max_payload_bytes}; "
+                "send a reference to the data instead, or raise max_payload_bytes"
+            )
         if entry is not None:
             entry.validate(env.payload)
         return env

@@ -12,10 +12,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
+from tchu.catalog import json_path
 from tchu.client import TchuClient
 from tchu.context import current_event
 from tchu.envelope import to_json_value
-from tchu.errors import FieldProblem, PayloadValidationError, SetupError
+from tchu.errors import FieldProblem, PayloadError, PayloadValidationError, SetupError
 from tchu.publisher import DEFAULT_CALL_TIMEOUT
 from tchu.router import Router, default_handler_id, default_router
 
@@ -44,14 +45,8 @@ def set_default_client(client: TchuClient | None) -> None:
 
 
 def pydantic_problems(exc: PydanticValidationError) -> list[FieldProblem]:
-    """A Pydantic error's problems as JSON paths (``$.items[0].quantity``)."""
-    problems = []
-    for error in exc.errors():
-        path = "$"
-        for part in error["loc"]:
-            path += f"[{part}]" if isinstance(part, int) else f".{part}"
-        problems.append(FieldProblem(path, error["msg"]))
-    return problems
+    """A Pydantic error's problems as JSON paths spelled like the catalog's (``$.items[0].quantity``)."""
+    return [FieldProblem(json_path(error["loc"]), error["msg"]) for error in exc.errors()]
 
 
 def build_model(routing_key: str, model: type[M], data: Any) -> M:
@@ -87,6 +82,8 @@ def _payload(routing_key: str, model: type[M], values: dict[str, Any], client: T
             except PayloadValidationError as schema_exc:  # the schema's words, and the model's for the rest
                 covered = {p.path for p in schema_exc.problems}
                 problems = [*schema_exc.problems, *(p for p in problems if p.path not in covered)]
+            except PayloadError:  # a value JSON cannot carry: the model's problems already name its field
+                pass
         ordered = sorted(set(problems), key=lambda p: (p.path, p.message))
         raise PayloadValidationError(routing_key, entry.schema_id if entry else exc.schema_id, ordered) from exc
     payload: dict[str, Any] = instance.model_dump(mode="json", by_alias=True, exclude_unset=True)

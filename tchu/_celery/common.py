@@ -36,10 +36,22 @@ def rpc_queue(routing_key: str) -> Any:
     return Queue(name, exchange=Exchange(""), routing_key=name, durable=True, auto_delete=False)
 
 
-def dead_letter_queue(service_queue: str) -> Any:
+def queue_arguments(queue_type: str) -> dict[str, Any] | None:
+    """The declaration arguments of a service queue of ``queue_type`` (``classic`` or ``quorum``)."""
+    return {"x-queue-type": "quorum"} if queue_type == "quorum" else None
+
+
+def dead_letter_queue(service_queue: str, queue_type: str = "classic") -> Any:
     """The durable dead-letter queue ``<service_queue>.dlq``, on the default exchange."""
     name = service_queue + DLQ_SUFFIX
-    return Queue(name, exchange=Exchange(""), routing_key=name, durable=True, auto_delete=False)
+    return Queue(
+        name,
+        exchange=Exchange(""),
+        routing_key=name,
+        durable=True,
+        auto_delete=False,
+        queue_arguments=queue_arguments(queue_type),
+    )
 
 
 def resolve_app(app: Any = None) -> Any:

@@ -24,6 +24,7 @@ from tchu._celery.common import (
     dead_letter_queue,
     describe,
     events_exchange,
+    queue_arguments,
     rpc_queue,
 )
 from tchu._celery.worker import create_topic_dispatcher, runtimes
@@ -83,6 +84,7 @@ class Service:
     handler_modules: tuple[str, ...] = ()
     remove_stale: bool = False
     management_url: str | None = None
+    queue_type: str = "classic"
     dispatcher: Any = None
     celery_queue: Any = None
     report: BindingReport | None = None
@@ -122,12 +124,13 @@ class Service:
             with self.app.connection_for_write() as conn:
                 channel = conn.default_channel
                 self._step(f"exchange {EXCHANGE_NAME!r}", lambda: events_exchange().declare(channel=channel))
-                queue = Queue(self.queue_name, durable=True, auto_delete=False)
+                args = queue_arguments(self.queue_type)
+                queue = Queue(self.queue_name, durable=True, auto_delete=False, queue_arguments=args)
                 self._step(f"queue {self.queue_name!r}", lambda: queue.declare(channel=channel))
                 for pattern in patterns:
                     bind = partial(queue.bind_to, events_exchange(), routing_key=pattern, channel=channel)
                     self._step(f"binding {pattern!r}", bind)
-                dlq = dead_letter_queue(self.queue_name)
+                dlq = dead_letter_queue(self.queue_name, self.queue_type)
                 self._step(f"queue {dlq.name!r}", lambda: dlq.declare(channel=channel))
                 report = BindingReport(self.queue_name, tuple(patterns))
                 if check_stale:
@@ -214,6 +217,7 @@ def setup_service(
     catalog: Catalog | None = None,
     remove_stale: bool = False,
     management_url: str | None = None,
+    queue_type: str = "classic",
 ) -> Service:
     """Set up a Celery app as tchu service ``service`` in one call.
 
@@ -221,7 +225,8 @@ def setup_service(
     and, when a worker starts (and before this process first publishes), imports the ``handlers`` modules and
     binds the queue to ``tchu_events`` with exactly the patterns of the registered handlers. RPC responders get
     their request queues. Nothing connects to the broker during this call; a worker whose set-up fails exits
-    instead of consuming.
+    instead of consuming. ``queue_type="quorum"`` makes the service queue and its dead-letter queue quorum
+    queues (replicated; Celery 5.5+ detects them and turns off global QoS, which they do not support).
 
     Example:
         >>> app = Celery("users", broker="amqp://guest:guest@localhost//")
@@ -229,20 +234,31 @@ def setup_service(
     """
     if not isinstance(service, str) or not service.strip():
         raise SetupError(f"service name must be a non-empty string, got {service!r}")
+    if queue_type not in {"classic", "quorum"}:
+        raise SetupError(f"queue_type must be 'classic' or 'quorum', got {queue_type!r}")
     app = celery_app
     router = router if router is not None else default_router
     queue_name = queue or f"{service}_queue"
-    celery_queue = Queue(queue_name, exchange=events_exchange(), durable=True, auto_delete=False, no_declare=True)
+    celery_queue = Queue(
+        queue_name,
+        exchange=events_exchange(),
+        durable=True,
+        auto_delete=False,
+        no_declare=True,
+        queue_arguments=queue_arguments(queue_type),
+    )
     conf = app.conf
     queues = list(conf.task_queues or [_default_queue(app)])
     conf.task_queues = [q for q in queues if q.name != queue_name] + [celery_queue]
     routes = dict(conf.task_routes) if isinstance(conf.task_routes, dict) else {}
     routes[TASK_NAME] = {"queue": queue_name}
     conf.task_routes = routes
-    svc = Service(app, service, queue_name, router, tuple(handlers), remove_stale, management_url)
+    svc = Service(app, service, queue_name, router, tuple(handlers), remove_stale, management_url, queue_type)
     svc.celery_queue = celery_queue
     services[app] = svc
-    svc.dispatcher = create_topic_dispatcher(app, router=router, catalog=catalog, queue=queue_name)
+    svc.dispatcher = create_topic_dispatcher(
+        app, router=router, catalog=catalog, queue=queue_name, queue_type=queue_type
+    )
     return svc
 
 

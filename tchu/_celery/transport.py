@@ -31,6 +31,7 @@ from tchu.errors import (
     RPCTimeoutError,
     SetupError,
     TchuError,
+    UnroutableError,
 )
 
 logger = logging.getLogger("tchu.publish")
@@ -60,7 +61,9 @@ class CeleryTransport:
     confirm within ``publish_timeout`` seconds raises :class:`PublishError`, as does a refusal (a missing
     exchange, an entity declared with other arguments). A lost connection is re-opened and the publish tried
     again, up to four times with backoff. ``declare_service`` makes the first publish of a
-    process declare the app's service queue and bindings (see :func:`tchu.setup_service`).
+    process declare the app's service queue and bindings (see :func:`tchu.setup_service`). Events are published
+    with the mandatory flag: one that no queue is bound to is logged (``unroutable="log"``), raised as
+    :class:`UnroutableError` (``"raise"``) or ignored; with confirms on, this is known before ``send`` returns.
     """
 
     def __init__(
@@ -70,11 +73,15 @@ class CeleryTransport:
         confirm: bool = True,
         publish_timeout: float = DEFAULT_PUBLISH_TIMEOUT,
         declare_service: bool = True,
+        unroutable: str = "log",
     ) -> None:
+        if unroutable not in {"log", "raise", "ignore"}:
+            raise SetupError(f"unroutable must be 'log', 'raise' or 'ignore', got {unroutable!r}")
         self._app = app
         self.confirm = confirm
         self.publish_timeout = publish_timeout
         self.declare_service = declare_service
+        self.unroutable = unroutable
 
     @property
     def app(self) -> Any:
@@ -85,8 +92,10 @@ class CeleryTransport:
         """Release pooled connections of this app that are idle (they reopen on the next publish)."""
         per_app = _templates.get(self.app, {})
         for template in per_app.values():
-            producers[template].force_close_all()
-            connections[template].force_close_all()
+            for group in (producers, connections):
+                pool = group.pop(template, None)  # an equal template made later must get a fresh pool
+                if pool is not None:
+                    pool.force_close_all()
         per_app.clear()
 
     def _ensure_service(self) -> None:
@@ -107,18 +116,29 @@ class CeleryTransport:
         declare: Iterable[Any] = (),
         expiration: float | None = None,
         what: str = "",
-    ) -> None:
+        mandatory: bool = False,
+    ) -> bool:
         """Publish one persistent JSON message; reconnect and retry when the connection is lost.
+
+        Returns whether the message was routed: False when ``mandatory`` and the broker returned it (known with
+        confirms only; without them it is reported True).
 
         Raises:
             PublishError: the broker refused the message, did not confirm it in time, or stayed unreachable.
         """
         what = what or repr(routing_key)
+        returned: list[str] = []
+
+        def on_return(_exc: Any, _exchange: Any, key: Any, _message: Any) -> None:
+            returned.append(str(key))
+
         template = _template(self.app, self.confirm)
         for attempt, pause in enumerate(RECONNECT_BACKOFF, start=1):
             time.sleep(pause)
             try:
                 with producers[template].acquire(block=True, timeout=self.publish_timeout) as producer:
+                    returns = producer.channel.events["basic_return"]
+                    returns.add(on_return)
                     try:
                         producer.publish(
                             body,
@@ -132,11 +152,14 @@ class CeleryTransport:
                             expiration=expiration,
                             timeout=self.publish_timeout,
                             confirm_timeout=self.publish_timeout,
+                            mandatory=mandatory,
                             **properties,
                         )
                     except (*BROKER_ERRORS, MessageNacked):
                         producer.connection.collect()  # drop the socket; the pool opens a new one next time
                         raise
+                    finally:
+                        returns.discard(on_return)
             except MessageNacked as exc:
                 raise PublishError(f"the broker refused {what} (negative confirm); it was not delivered") from exc
             except ChannelError as exc:  # refused (not found, access, arguments): trying again cannot help
@@ -146,13 +169,14 @@ class CeleryTransport:
                     raise PublishError(f"could not publish {what} after {attempt} attempts: {describe(exc)}") from exc
                 logger.warning("publishing %s failed (%s); reconnecting", what, describe(exc))
             else:
-                return
+                return not returned
+        return False  # not reached: the last attempt returns or raises
 
     def send(self, envelope: Envelope) -> None:
         """Publish an event to ``tchu_events`` under its routing key."""
         self._ensure_service()
         msg = envelope.task_message(origin=origin())
-        self.publish_message(
+        routed = self.publish_message(
             msg.body,
             exchange=events_exchange(),
             routing_key=envelope.routing_key,
@@ -160,7 +184,14 @@ class CeleryTransport:
             properties=msg.properties,
             declare=[events_exchange()],
             what=f"event {envelope.routing_key!r}",
+            mandatory=self.unroutable != "ignore",
         )
+        if routed or self.unroutable == "ignore":
+            return
+        text = f"no queue is bound to {envelope.routing_key!r}: event {envelope.event_id} reached no service"
+        if self.unroutable == "raise":
+            raise UnroutableError(text)
+        logger.warning(text, extra={"routing_key": envelope.routing_key, "event_id": envelope.event_id})
 
     def call(self, envelope: Envelope, timeout: float) -> Any:
         """Send an RPC request to the key's responder queue and wait for the reply."""

@@ -38,10 +38,11 @@ MAX_REASON = 2000
 class WorkerRuntime:
     """What the dispatcher tasks of one Celery app share: the dispatcher and the dead-letter publisher."""
 
-    def __init__(self, app: Any, dispatcher: Dispatcher, queue: str | None) -> None:
+    def __init__(self, app: Any, dispatcher: Dispatcher, queue: str | None, queue_type: str = "classic") -> None:
         self.app = app
         self.dispatcher = dispatcher
         self._queue = queue
+        self.queue_type = queue_type
         # never declares the service: a worker's set-up does that, and dead-lettering must not depend on it
         self.transport = CeleryTransport(app, declare_service=False)
 
@@ -113,7 +114,7 @@ class WorkerRuntime:
             Ignore: the copy is confirmed; the task ends and the message is acked.
             Reject: the copy failed; the message goes back to its queue after a pause.
         """
-        dlq = dead_letter_queue(self.queue)
+        dlq = dead_letter_queue(self.queue, self.queue_type)
         body = json.dumps([list(args), kwargs, _EMBED], default=str).encode()
         headers: dict[str, Any] = {"lang": "py", "task": TASK_NAME, "id": str(request.id), "root_id": str(request.id)}
         headers.update({name: request.get(name) for name in TCHU_HEADERS if request.get(name) is not None})
@@ -165,6 +166,7 @@ def create_topic_dispatcher(
     router: Router | None = None,
     catalog: Catalog | None = None,
     queue: str | None = None,
+    queue_type: str = "classic",
 ) -> Any:
     """Register the dispatcher task (and the RPC responder task) on ``celery_app`` and return the former.
 
@@ -178,15 +180,31 @@ def create_topic_dispatcher(
     """
     del serializer  # payloads are JSON on the wire; a custom serializer could not be read by other services
     app = celery_app
-    runtime = WorkerRuntime(app, Dispatcher(router, catalog), queue)
+    runtime = WorkerRuntime(app, Dispatcher(router, catalog), queue, queue_type)
     runtimes[app] = runtime
 
-    @app.task(name=task_name, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, typing=False)
-    def dispatch_event(self: Any, *args: Any, **kwargs: Any) -> None:
-        runtimes[app].handle_event(self.request, args, kwargs)
+    # shared=False: the tasks belong to this app only; module-level bodies look the runtime up by their app, so
+    # two apps in one process each dispatch with their own, and registering again replaces without a warning
+    dispatch = app.task(
+        name=task_name,
+        bind=True,
+        shared=False,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        ignore_result=True,
+        typing=False,
+    )(dispatch_event)
+    app.task(name=RPC_TASK_NAME, bind=True, shared=False, ignore_result=False, typing=False, throws=(RemoteError,))(
+        respond
+    )
+    return dispatch
 
-    @app.task(name=RPC_TASK_NAME, bind=True, ignore_result=False, typing=False, throws=(RemoteError,))
-    def respond(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return runtimes[app].handle_call(self.request, args, kwargs)
 
-    return dispatch_event
+def dispatch_event(self: Any, *args: Any, **kwargs: Any) -> None:
+    """The dispatcher task: hand one delivery to its app's runtime."""
+    runtimes[self.app].handle_event(self.request, args, kwargs)
+
+
+def respond(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """The RPC responder task: answer one request with its app's runtime."""
+    return runtimes[self.app].handle_call(self.request, args, kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import time
 
@@ -9,7 +10,15 @@ import pytest
 from helpers import publisher_app, queue_depth, seen, wait_seen
 from kombu import Connection, Exchange, Queue
 
-from tchu import PublishError, RemoteError, RPCTimeoutError, SetupError, TchuClient
+from tchu import (
+    PayloadError,
+    PublishError,
+    RemoteError,
+    RPCTimeoutError,
+    SetupError,
+    TchuClient,
+    UnroutableError,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -106,3 +115,46 @@ def test_when_the_dead_letter_copy_fails_the_event_stays_on_its_queue(broker, st
     assert [r["redelivered"] for r in records] == [False, False, True, True]
     worker.stop(signal.SIGKILL)
     assert queue_depth(broker, "notifications_queue") == 1  # requeued, not lost
+
+
+def test_an_unroutable_event_is_raised_or_logged_never_silent(broker, caplog):
+    app = publisher_app(broker)
+    try:
+        with TchuClient(app, unroutable="raise") as strict, pytest.raises(UnroutableError, match=r"nobody\.listens"):
+            strict.publish("nobody.listens", {"a": 1})
+        with TchuClient(app) as lax, caplog.at_level(logging.WARNING, logger="tchu"):
+            event_id = lax.publish("nobody.listens", {"a": 2})
+        (record,) = [r for r in caplog.records if "reached no service" in r.getMessage()]
+        assert event_id in record.getMessage()
+        declare(broker, "listener_queue", "nobody.#")
+        with TchuClient(app, unroutable="raise") as strict:
+            strict.publish("nobody.listens", {"a": 3})  # bound now: no error
+        assert queue_depth(broker, "listener_queue") == 1
+    finally:
+        app.backend.client.connection_pool.disconnect()
+        app.close()
+
+
+def test_a_payload_over_the_size_limit_is_refused_before_sending(broker, client):
+    declare(broker, "big_queue", "blob.#")
+    with pytest.raises(PayloadError, match=r"'blob\.stored' is \d+ bytes encoded, over the limit of 1048576"):
+        client.publish("blob.stored", {"data": "x" * (1024 * 1024)})
+    with TchuClient(client.transport.app, max_payload_bytes=10) as tiny, pytest.raises(PayloadError, match="10"):
+        tiny.publish("blob.stored", {"data": "xxxxxxxxxx"})
+    client.publish("blob.stored", {"data": "x" * 1000})
+    assert queue_depth(broker, "big_queue") == 1
+
+
+def test_a_quorum_service_queue_receives_and_dead_letters(broker, start_worker, client):
+    start_worker("svc", extra_env={"TCHU_TEST_SERVICE": "notifications", "TCHU_TEST_QUEUE_TYPE": "quorum"})
+    for queue in ("notifications_queue", "notifications_queue.dlq"):
+        info = broker.management.request("GET", f"/queues/{broker.vhost}/{queue}")
+        assert info["type"] == "quorum", queue
+    client.publish("user.created", {"user_id": 4, "email": "d@example.com"})
+    client.publish("user.created", {"user_id": 5, "email": "e@example.com", "fail": True})
+    records = wait_seen(broker, 4)
+    assert sorted(r["payload"]["user_id"] for r in records) == [4, 4, 5, 5]
+    deadline = time.monotonic() + 10
+    while queue_depth(broker, "notifications_queue.dlq") < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert queue_depth(broker, "notifications_queue.dlq") == 1

@@ -45,4 +45,6 @@ if os.environ.get("TCHU_TEST_SETUP", "one-call") == "manual":
     importlib.import_module(HANDLERS)
     dispatcher = create_topic_dispatcher(app)
 else:
-    service = setup_service(app, SERVICE, handlers=[HANDLERS])
+    service = setup_service(
+        app, SERVICE, handlers=[HANDLERS], queue_type=os.environ.get("TCHU_TEST_QUEUE_TYPE", "classic")
+    )

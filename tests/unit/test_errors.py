@@ -28,6 +28,7 @@ from tchu.errors import (
     RPCTimeoutError,
     SetupError,
     TchuError,
+    UnroutableError,
 )
 
 # What the module docstring draws, written out by hand: (class, parent in the tree, builtin it also is).
@@ -39,6 +40,7 @@ EXPECTED_TREE = [
     (MessageDecodeError, TchuError, ValueError),
     (SetupError, TchuError, ValueError),
     (PublishError, TchuError, ConnectionError),
+    (UnroutableError, PublishError, None),
     (HandlerError, TchuError, None),
     (NoHandlerError, TchuError, LookupError),
     (RPCError, TchuError, None),
