@@ -34,11 +34,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _label(schemas: Path) -> str:
+    """How generated files name the catalog: its folder's name, so output never depends on where it ran."""
+    return schemas.resolve().name or "schemas"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        entries = load_catalog(args.schemas, label=args.schemas.as_posix().rstrip("/") or ".")
+        entries = load_catalog(args.schemas, label=_label(args.schemas))
         if args.command == "lint":
             print(f"{args.schemas}: {len(entries)} events, no problems")
             return 0
@@ -62,7 +67,7 @@ def _generate(entries: list[CatalogEntry], args: argparse.Namespace) -> int:
         message = f"--out {out}: the folder's name is the package name, so it must be a Python identifier"
         print(f"error: {message}", file=sys.stderr)
         return 1
-    files = plan(entries, args.schemas.as_posix().rstrip("/") or ".")
+    files = plan(entries, _label(args.schemas))
     if args.check:
         diffs = compare(out, files)
         for diff in diffs:

@@ -192,7 +192,9 @@ def _parse(source: str, wanted: set[str]) -> Models:
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module:
             if node.module != "__future__":
-                imports.setdefault(node.module, set()).update(a.name for a in node.names)
+                imports.setdefault(node.module, set()).update(
+                    f"{a.name} as {a.asname}" if a.asname else a.name for a in node.names
+                )
             continue
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             continue  # a module docstring
@@ -210,8 +212,14 @@ def _parse(source: str, wanted: set[str]) -> Models:
         raise ValueError(f"datamodel-code-generator produced no class for {sorted(missing)}")
     text = "\n\n\n".join(body) + "\n"
     used = {node.id for node in ast.walk(ast.parse(text)) if isinstance(node, ast.Name)}
-    kept = {module: names & used for module, names in imports.items() if names & used}
+    kept = {m: {n for n in names if bound_name(n) in used} for m, names in imports.items()}
+    kept = {m: names for m, names in kept.items() if names}
     return Models(imports=kept, body=text, fields=fields)
+
+
+def bound_name(imported: str) -> str:
+    """The name an import binds: ``date_aliased`` for ``date as date_aliased``."""
+    return imported.rsplit(" as ", 1)[-1]
 
 
 def _fields(source: str, cls: ast.ClassDef) -> list[Field]:

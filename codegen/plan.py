@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import re
 import sys
@@ -11,7 +12,7 @@ from typing import Any
 
 import jinja2
 
-from codegen.models import Field, Models, generate_models
+from codegen.models import Field, Models, bound_name, generate_models
 from tchu.catalog_files import CatalogEntry
 from tchu.errors import SetupError
 from tchu.naming import EventNames, names_for
@@ -19,7 +20,15 @@ from tchu.topics import topic_matches
 
 COMMAND = "python -m codegen"
 RESERVED_MODULES = frozenset({"models", "_catalog", "__init__"})
+MAX_LINE = 120
 LINE_LENGTH = 120  # the project's; longer imports are wrapped, one name a line
+
+
+def _doc(text: str) -> str:
+    """``text`` safe inside a triple-quoted docstring."""
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
     trim_blocks=True,
@@ -28,6 +37,7 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     autoescape=False,  # noqa: S701 -- the output is Python source, not HTML
 )
+_ENV.filters["doc"] = _doc
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,13 @@ def plan(entries: list[CatalogEntry], schemas_label: str) -> dict[str, str]:
     for entry in entries:
         files[f"{names_for(entry.routing_key).snake}.py"] = _event_module(entry, models)
     files["__init__.py"] = _package_init(entries, models, whole)
-    return {name: _tidy(text) for name, text in sorted(files.items())}
+    planned = {name: _tidy(text) for name, text in sorted(files.items())}
+    for name, text in planned.items():
+        try:
+            ast.parse(text, filename=name)
+        except SyntaxError as exc:  # a schema text the templates failed to escape: never write broken code
+            raise SetupError(f"generated {name} would not be valid Python ({exc}); please report this schema") from exc
+    return planned
 
 
 def _event_module(entry: CatalogEntry, models: Models) -> str:
@@ -79,13 +95,14 @@ def _event_module(entry: CatalogEntry, models: Models) -> str:
     imports: dict[str, set[str]] = {
         "collections.abc": {"Callable"},
         "typing": {"TypeVar", "Any"} if rpc else {"TypeVar"},
-        "tchu": {"TchuClient"},
-        "tchu.typed": {"call_typed", "respond_typed"} if rpc else {"publish_typed", "subscribe_typed"},
+        "tchu": {"TchuClient", "typed as _typed"},
+        ".": {"_catalog"},
         ".models": local | (used & _defined_names(models.body)),
     }
     for module, names in models.imports.items():
-        if names & used:
-            imports.setdefault(module, set()).update(names & used)
+        wanted = {name for name in names if bound_name(name) in used}
+        if wanted:
+            imports.setdefault(module, set()).update(wanted)
     omit = [f'"{f.name}"' for f in fields if f.omit_when_none]
     return _ENV.get_template("event.py.jinja").render(
         header=header(entry.source, entry.digest),
@@ -175,17 +192,27 @@ def _identifiers(text: str) -> set[str]:
 
 
 def _import_block(imports: dict[str, set[str]]) -> str:
-    """Imports grouped as isort does for a project using tchu: standard library, third-party, then local."""
+    """Imports grouped and ordered as ruff's isort does for a project using tchu (tchu is third-party there):
+    standard library, third-party, then local; ``x as y`` on lines of their own; long lines wrapped."""
     stdlib = sorted(m for m in imports if m.split(".")[0] in sys.stdlib_module_names)
-    local = sorted(m for m in imports if m.startswith("."))
+    local = sorted((m for m in imports if m.startswith(".")), key=lambda m: (m != ".", m))
     other = sorted(m for m in imports if m not in stdlib and m not in local)
-    groups = [[_from_import(m, sorted(imports[m])) for m in group] for group in (stdlib, other, local)]
-    return "\n\n".join("\n".join(g) for g in groups if g)
+    groups = []
+    for group in (stdlib, other, local):
+        lines = []
+        for module in group:
+            plain = sorted(n for n in imports[module] if " as " not in n)
+            if plain:
+                lines.append(_from_import(module, plain))
+            lines += [f"from {module} import {n}" for n in sorted(n for n in imports[module] if " as " in n)]
+        if lines:
+            groups.append("\n".join(lines))
+    return "\n\n".join(groups)
 
 
 def _from_import(module: str, names: list[str]) -> str:
     line = f"from {module} import {', '.join(names)}"
-    if len(line) <= LINE_LENGTH:
+    if len(line) <= MAX_LINE:
         return line
     return f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
 

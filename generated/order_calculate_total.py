@@ -10,11 +10,17 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from tchu import TchuClient
-from tchu.typed import call_typed, respond_typed
+from tchu import typed as _typed
 
+from . import _catalog
 from .models import OrderCalculateTotal, OrderCalculateTotalResponse, OrderItem
 
 ROUTING_KEY = "order.calculate_total"
+# The function bodies below use only these private names, which no schema property can shadow.
+_ROUTING_KEY = ROUTING_KEY
+_MODEL = OrderCalculateTotal
+_RESPONSE = OrderCalculateTotalResponse
+_SCHEMA = _catalog.ENTRIES[ROUTING_KEY]
 OrderCalculateTotalResponder = TypeVar(
     "OrderCalculateTotalResponder", bound=Callable[[OrderCalculateTotal], OrderCalculateTotalResponse | dict[str, Any]]
 )
@@ -24,7 +30,7 @@ def call_order_calculate_total(
     *,
     items: list[OrderItem],
     discount_code: str | None = None,
-    timeout: float = 30.0,
+    timeout: float = _typed.DEFAULT_CALL_TIMEOUT,
     client: TchuClient | None = None,
 ) -> OrderCalculateTotalResponse:
     """Call the ``order.calculate_total`` responder and return its validated reply.
@@ -35,10 +41,10 @@ def call_order_calculate_total(
         RemoteError: the responder raised.
         RPCTimeoutError: no reply within ``timeout`` seconds (a ``TimeoutError``).
     """
-    return call_typed(
-        ROUTING_KEY,
-        OrderCalculateTotal,
-        OrderCalculateTotalResponse,
+    return _typed.call_typed(
+        _ROUTING_KEY,
+        _MODEL,
+        _RESPONSE,
         {
             "items": items,
             "discount_code": discount_code,
@@ -46,6 +52,7 @@ def call_order_calculate_total(
         timeout=timeout,
         client=client,
         omit_none=("discount_code",),
+        schema=_SCHEMA,
     )
 
 
@@ -54,4 +61,4 @@ def responds_order_calculate_total(handler: OrderCalculateTotalResponder) -> Ord
 
     It receives a :class:`OrderCalculateTotal` and returns a :class:`OrderCalculateTotalResponse` (or an equal dict).
     """
-    return respond_typed(ROUTING_KEY, OrderCalculateTotal, handler)
+    return _typed.respond_typed(_ROUTING_KEY, _MODEL, handler)

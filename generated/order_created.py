@@ -10,11 +10,16 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from tchu import TchuClient
-from tchu.typed import publish_typed, subscribe_typed
+from tchu import typed as _typed
 
+from . import _catalog
 from .models import Money, OrderCreated, OrderItem
 
 ROUTING_KEY = "order.created"
+# The function bodies below use only these private names, which no schema property can shadow.
+_ROUTING_KEY = ROUTING_KEY
+_MODEL = OrderCreated
+_SCHEMA = _catalog.ENTRIES[ROUTING_KEY]
 OrderCreatedHandler = TypeVar(
     "OrderCreatedHandler", bound=Callable[[OrderCreated], object]
 )
@@ -35,9 +40,9 @@ def publish_order_created(
         PayloadValidationError: an argument does not match the catalog; nothing was sent.
         PublishError: the broker did not take the event.
     """
-    return publish_typed(
-        ROUTING_KEY,
-        OrderCreated,
+    return _typed.publish_typed(
+        _ROUTING_KEY,
+        _MODEL,
         {
             "order_id": order_id,
             "user_id": user_id,
@@ -47,9 +52,10 @@ def publish_order_created(
         },
         client,
         omit_none=("coupon",),
+        schema=_SCHEMA,
     )
 
 
 def on_order_created(handler: OrderCreatedHandler) -> OrderCreatedHandler:
     """Subscribe ``handler`` to ``order.created``; it receives a :class:`OrderCreated`."""
-    return subscribe_typed(ROUTING_KEY, {ROUTING_KEY: OrderCreated}, handler)
+    return _typed.subscribe_typed(_ROUTING_KEY, {_ROUTING_KEY: _MODEL}, handler)

@@ -11,11 +11,16 @@ from typing import Literal, TypeVar
 from uuid import UUID
 
 from tchu import TchuClient
-from tchu.typed import publish_typed, subscribe_typed
+from tchu import typed as _typed
 
+from . import _catalog
 from .models import Money, OrderPaymentCompleted
 
 ROUTING_KEY = "order.payment.completed"
+# The function bodies below use only these private names, which no schema property can shadow.
+_ROUTING_KEY = ROUTING_KEY
+_MODEL = OrderPaymentCompleted
+_SCHEMA = _catalog.ENTRIES[ROUTING_KEY]
 OrderPaymentCompletedHandler = TypeVar(
     "OrderPaymentCompletedHandler", bound=Callable[[OrderPaymentCompleted], object]
 )
@@ -35,9 +40,9 @@ def publish_order_payment_completed(
         PayloadValidationError: an argument does not match the catalog; nothing was sent.
         PublishError: the broker did not take the event.
     """
-    return publish_typed(
-        ROUTING_KEY,
-        OrderPaymentCompleted,
+    return _typed.publish_typed(
+        _ROUTING_KEY,
+        _MODEL,
         {
             "order_id": order_id,
             "payment_id": payment_id,
@@ -46,9 +51,10 @@ def publish_order_payment_completed(
         },
         client,
         omit_none=(),
+        schema=_SCHEMA,
     )
 
 
 def on_order_payment_completed(handler: OrderPaymentCompletedHandler) -> OrderPaymentCompletedHandler:
     """Subscribe ``handler`` to ``order.payment.completed``; it receives a :class:`OrderPaymentCompleted`."""
-    return subscribe_typed(ROUTING_KEY, {ROUTING_KEY: OrderPaymentCompleted}, handler)
+    return _typed.subscribe_typed(_ROUTING_KEY, {_ROUTING_KEY: _MODEL}, handler)

@@ -11,11 +11,16 @@ from typing import Literal, TypeVar
 
 from pydantic import AwareDatetime
 from tchu import TchuClient
-from tchu.typed import publish_typed, subscribe_typed
+from tchu import typed as _typed
 
+from . import _catalog
 from .models import UserCreated
 
 ROUTING_KEY = "user.created"
+# The function bodies below use only these private names, which no schema property can shadow.
+_ROUTING_KEY = ROUTING_KEY
+_MODEL = UserCreated
+_SCHEMA = _catalog.ENTRIES[ROUTING_KEY]
 UserCreatedHandler = TypeVar(
     "UserCreatedHandler", bound=Callable[[UserCreated], object]
 )
@@ -37,9 +42,9 @@ def publish_user_created(
         PayloadValidationError: an argument does not match the catalog; nothing was sent.
         PublishError: the broker did not take the event.
     """
-    return publish_typed(
-        ROUTING_KEY,
-        UserCreated,
+    return _typed.publish_typed(
+        _ROUTING_KEY,
+        _MODEL,
         {
             "user_id": user_id,
             "email": email,
@@ -50,9 +55,10 @@ def publish_user_created(
         },
         client,
         omit_none=("referrer_id", "created_at"),
+        schema=_SCHEMA,
     )
 
 
 def on_user_created(handler: UserCreatedHandler) -> UserCreatedHandler:
     """Subscribe ``handler`` to ``user.created``; it receives a :class:`UserCreated`."""
-    return subscribe_typed(ROUTING_KEY, {ROUTING_KEY: UserCreated}, handler)
+    return _typed.subscribe_typed(_ROUTING_KEY, {_ROUTING_KEY: _MODEL}, handler)

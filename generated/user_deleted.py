@@ -10,11 +10,16 @@ from collections.abc import Callable
 from typing import Literal, TypeVar
 
 from tchu import TchuClient
-from tchu.typed import publish_typed, subscribe_typed
+from tchu import typed as _typed
 
+from . import _catalog
 from .models import UserDeleted
 
 ROUTING_KEY = "user.deleted"
+# The function bodies below use only these private names, which no schema property can shadow.
+_ROUTING_KEY = ROUTING_KEY
+_MODEL = UserDeleted
+_SCHEMA = _catalog.ENTRIES[ROUTING_KEY]
 UserDeletedHandler = TypeVar(
     "UserDeletedHandler", bound=Callable[[UserDeleted], object]
 )
@@ -32,18 +37,19 @@ def publish_user_deleted(
         PayloadValidationError: an argument does not match the catalog; nothing was sent.
         PublishError: the broker did not take the event.
     """
-    return publish_typed(
-        ROUTING_KEY,
-        UserDeleted,
+    return _typed.publish_typed(
+        _ROUTING_KEY,
+        _MODEL,
         {
             "user_id": user_id,
             "reason": reason,
         },
         client,
         omit_none=("reason",),
+        schema=_SCHEMA,
     )
 
 
 def on_user_deleted(handler: UserDeletedHandler) -> UserDeletedHandler:
     """Subscribe ``handler`` to ``user.deleted``; it receives a :class:`UserDeleted`."""
-    return subscribe_typed(ROUTING_KEY, {ROUTING_KEY: UserDeleted}, handler)
+    return _typed.subscribe_typed(_ROUTING_KEY, {_ROUTING_KEY: _MODEL}, handler)

@@ -10,11 +10,16 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from tchu import TchuClient
-from tchu.typed import publish_typed, subscribe_typed
+from tchu import typed as _typed
 
+from . import _catalog
 from .models import UserUpdated, UserUpdatedChanges
 
 ROUTING_KEY = "user.updated"
+# The function bodies below use only these private names, which no schema property can shadow.
+_ROUTING_KEY = ROUTING_KEY
+_MODEL = UserUpdated
+_SCHEMA = _catalog.ENTRIES[ROUTING_KEY]
 UserUpdatedHandler = TypeVar(
     "UserUpdatedHandler", bound=Callable[[UserUpdated], object]
 )
@@ -32,18 +37,19 @@ def publish_user_updated(
         PayloadValidationError: an argument does not match the catalog; nothing was sent.
         PublishError: the broker did not take the event.
     """
-    return publish_typed(
-        ROUTING_KEY,
-        UserUpdated,
+    return _typed.publish_typed(
+        _ROUTING_KEY,
+        _MODEL,
         {
             "user_id": user_id,
             "changes": changes,
         },
         client,
         omit_none=(),
+        schema=_SCHEMA,
     )
 
 
 def on_user_updated(handler: UserUpdatedHandler) -> UserUpdatedHandler:
     """Subscribe ``handler`` to ``user.updated``; it receives a :class:`UserUpdated`."""
-    return subscribe_typed(ROUTING_KEY, {ROUTING_KEY: UserUpdated}, handler)
+    return _typed.subscribe_typed(_ROUTING_KEY, {_ROUTING_KEY: _MODEL}, handler)

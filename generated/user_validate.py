@@ -10,11 +10,17 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from tchu import TchuClient
-from tchu.typed import call_typed, respond_typed
+from tchu import typed as _typed
 
+from . import _catalog
 from .models import UserValidate, UserValidateResponse
 
 ROUTING_KEY = "user.validate"
+# The function bodies below use only these private names, which no schema property can shadow.
+_ROUTING_KEY = ROUTING_KEY
+_MODEL = UserValidate
+_RESPONSE = UserValidateResponse
+_SCHEMA = _catalog.ENTRIES[ROUTING_KEY]
 UserValidateResponder = TypeVar(
     "UserValidateResponder", bound=Callable[[UserValidate], UserValidateResponse | dict[str, Any]]
 )
@@ -23,7 +29,7 @@ UserValidateResponder = TypeVar(
 def call_user_validate(
     *,
     email: str,
-    timeout: float = 30.0,
+    timeout: float = _typed.DEFAULT_CALL_TIMEOUT,
     client: TchuClient | None = None,
 ) -> UserValidateResponse:
     """Call the ``user.validate`` responder and return its validated reply.
@@ -34,16 +40,17 @@ def call_user_validate(
         RemoteError: the responder raised.
         RPCTimeoutError: no reply within ``timeout`` seconds (a ``TimeoutError``).
     """
-    return call_typed(
-        ROUTING_KEY,
-        UserValidate,
-        UserValidateResponse,
+    return _typed.call_typed(
+        _ROUTING_KEY,
+        _MODEL,
+        _RESPONSE,
         {
             "email": email,
         },
         timeout=timeout,
         client=client,
         omit_none=(),
+        schema=_SCHEMA,
     )
 
 
@@ -52,4 +59,4 @@ def responds_user_validate(handler: UserValidateResponder) -> UserValidateRespon
 
     It receives a :class:`UserValidate` and returns a :class:`UserValidateResponse` (or an equal dict).
     """
-    return respond_typed(ROUTING_KEY, UserValidate, handler)
+    return _typed.respond_typed(_ROUTING_KEY, _MODEL, handler)

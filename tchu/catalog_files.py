@@ -99,7 +99,10 @@ def load_catalog(root: str | Path, *, label: str | None = None) -> list[CatalogE
     if not root.is_dir():
         raise CatalogError([Problem(label, "", "catalog folder does not exist")])
     loader = _Loader(root, label)
-    entries = [e for path in sorted(root.glob("*.json")) if (e := loader.entry(path)) is not None]
+    paths = sorted(root.glob("*.json"))
+    if not paths:
+        raise CatalogError([Problem(label, "", "no <routing_key>.json files: is this the catalog folder?")])
+    entries = [e for path in paths if (e := loader.entry(path)) is not None]
     try:
         check_collisions(e.routing_key for e in entries)
     except SetupError as exc:

@@ -46,7 +46,7 @@ def names_for(routing_key: str) -> EventNames:
     model = "".join(part.capitalize() for part in re.split(r"[._]", routing_key) if part)
     if not model:
         raise SetupError(f"routing key {routing_key!r} cannot name an event: a word needs a letter or digit")
-    if model[0].isdigit() or keyword.iskeyword(snake):
+    if model[0].isdigit() or keyword.iskeyword(snake) or keyword.iskeyword(model):  # 2fa, import, none -> None
         model = "Event" + model
         snake = "event_" + snake
     return EventNames(

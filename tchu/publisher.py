@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from tchu.catalog import Catalog, default_catalog
+from tchu.catalog import Catalog, EventSchema, default_catalog
 from tchu.context import current_event_or_none
 from tchu.envelope import Envelope
 from tchu.errors import InvalidRoutingKeyError, PayloadError
@@ -47,17 +47,25 @@ class Publisher:
         self.catalog = catalog if catalog is not None else default_catalog
         self.max_payload_bytes = max_payload_bytes
 
-    def envelope(self, routing_key: str, data: Any, *, correlation_id: str | None = None) -> Envelope:
+    def envelope(
+        self,
+        routing_key: str,
+        data: Any,
+        *,
+        correlation_id: str | None = None,
+        schema: EventSchema | None = None,
+    ) -> Envelope:
         """Validate ``data`` for ``routing_key`` and wrap it; nothing is sent.
 
-        Inside a handler the new event inherits the handled event's correlation id.
+        ``schema`` (a generated package passes its own) is used instead of the catalog's entry. Inside a handler
+        the new event inherits the handled event's correlation id.
 
         Raises:
             InvalidRoutingKeyError: bad key, or a key not in a strict catalog.
             PayloadError: ``data`` is not a JSON object, or is larger than ``max_payload_bytes`` encoded.
             PayloadValidationError: ``data`` does not match the key's schema (every failing field named).
         """
-        entry = self.catalog.get(routing_key) if isinstance(routing_key, str) else None
+        entry = schema or (self.catalog.get(routing_key) if isinstance(routing_key, str) else None)
         if entry is None and self.catalog.strict:
             raise InvalidRoutingKeyError(
                 f"{routing_key!r} is not in the event catalog and the catalog is strict; add "
@@ -82,9 +90,11 @@ class Publisher:
             entry.validate(env.payload)
         return env
 
-    def publish(self, routing_key: str, data: Any, *, correlation_id: str | None = None) -> str:
+    def publish(
+        self, routing_key: str, data: Any, *, correlation_id: str | None = None, schema: EventSchema | None = None
+    ) -> str:
         """Validate and publish one event; return its event id."""
-        env = self.envelope(routing_key, data, correlation_id=correlation_id)
+        env = self.envelope(routing_key, data, correlation_id=correlation_id, schema=schema)
         self.transport.send(env)
         logger.debug(
             "published %s (event %s)",
@@ -105,11 +115,12 @@ class Publisher:
         *,
         timeout: float = DEFAULT_CALL_TIMEOUT,
         correlation_id: str | None = None,
+        schema: EventSchema | None = None,
     ) -> Any:
         """Validate and send an RPC request; return the responder's reply, checked against the catalog."""
-        env = self.envelope(routing_key, data, correlation_id=correlation_id)
+        env = self.envelope(routing_key, data, correlation_id=correlation_id, schema=schema)
         reply = self.transport.call(env, timeout)
-        entry = self.catalog.get(routing_key)
+        entry = schema or self.catalog.get(routing_key)
         if entry is not None:
             entry.validate_response(reply)
         return reply

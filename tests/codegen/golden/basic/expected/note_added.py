@@ -10,11 +10,16 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from tchu import TchuClient
-from tchu.typed import publish_typed, subscribe_typed
+from tchu import typed as _typed
 
+from . import _catalog
 from .models import NoteAdded
 
 ROUTING_KEY = "note.added"
+# The function bodies below use only these private names, which no schema property can shadow.
+_ROUTING_KEY = ROUTING_KEY
+_MODEL = NoteAdded
+_SCHEMA = _catalog.ENTRIES[ROUTING_KEY]
 NoteAddedHandler = TypeVar(
     "NoteAddedHandler", bound=Callable[[NoteAdded], object]
 )
@@ -32,18 +37,19 @@ def publish_note_added(
         PayloadValidationError: an argument does not match the catalog; nothing was sent.
         PublishError: the broker did not take the event.
     """
-    return publish_typed(
-        ROUTING_KEY,
-        NoteAdded,
+    return _typed.publish_typed(
+        _ROUTING_KEY,
+        _MODEL,
         {
             "note_id": note_id,
             "text": text,
         },
         client,
         omit_none=(),
+        schema=_SCHEMA,
     )
 
 
 def on_note_added(handler: NoteAddedHandler) -> NoteAddedHandler:
     """Subscribe ``handler`` to ``note.added``; it receives a :class:`NoteAdded`."""
-    return subscribe_typed(ROUTING_KEY, {ROUTING_KEY: NoteAdded}, handler)
+    return _typed.subscribe_typed(_ROUTING_KEY, {_ROUTING_KEY: _MODEL}, handler)

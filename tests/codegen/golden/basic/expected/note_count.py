@@ -10,11 +10,17 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from tchu import TchuClient
-from tchu.typed import call_typed, respond_typed
+from tchu import typed as _typed
 
+from . import _catalog
 from .models import NoteCount, NoteCountResponse
 
 ROUTING_KEY = "note.count"
+# The function bodies below use only these private names, which no schema property can shadow.
+_ROUTING_KEY = ROUTING_KEY
+_MODEL = NoteCount
+_RESPONSE = NoteCountResponse
+_SCHEMA = _catalog.ENTRIES[ROUTING_KEY]
 NoteCountResponder = TypeVar(
     "NoteCountResponder", bound=Callable[[NoteCount], NoteCountResponse | dict[str, Any]]
 )
@@ -23,7 +29,7 @@ NoteCountResponder = TypeVar(
 def call_note_count(
     *,
     ticket_id: int,
-    timeout: float = 30.0,
+    timeout: float = _typed.DEFAULT_CALL_TIMEOUT,
     client: TchuClient | None = None,
 ) -> NoteCountResponse:
     """Call the ``note.count`` responder and return its validated reply.
@@ -34,16 +40,17 @@ def call_note_count(
         RemoteError: the responder raised.
         RPCTimeoutError: no reply within ``timeout`` seconds (a ``TimeoutError``).
     """
-    return call_typed(
-        ROUTING_KEY,
-        NoteCount,
-        NoteCountResponse,
+    return _typed.call_typed(
+        _ROUTING_KEY,
+        _MODEL,
+        _RESPONSE,
         {
             "ticket_id": ticket_id,
         },
         timeout=timeout,
         client=client,
         omit_none=(),
+        schema=_SCHEMA,
     )
 
 
@@ -52,4 +59,4 @@ def responds_note_count(handler: NoteCountResponder) -> NoteCountResponder:
 
     It receives a :class:`NoteCount` and returns a :class:`NoteCountResponse` (or an equal dict).
     """
-    return respond_typed(ROUTING_KEY, NoteCount, handler)
+    return _typed.respond_typed(_ROUTING_KEY, _MODEL, handler)

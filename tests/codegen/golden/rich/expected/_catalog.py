@@ -329,20 +329,24 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
 }
 
+# Compiled once, here: typed publishers validate against these whatever catalog their client has.
+ENTRIES: dict[str, EventSchema] = {
+    routing_key: EventSchema(
+        routing_key,
+        spec["schema"],
+        kind=spec["kind"],
+        version=spec["version"],
+        response=spec["response"],
+        schema_id=spec["source"],
+        owner=spec["owner"],
+        deprecated=spec["deprecated"],
+    )
+    for routing_key, spec in SCHEMAS.items()
+}
+
 
 def register(catalog: Catalog | None = None) -> None:
     """Register every schema with ``catalog`` (tchu's default catalog when ``None``)."""
     target = default_catalog if catalog is None else catalog
-    for routing_key, spec in SCHEMAS.items():
-        target.register(
-            EventSchema(
-                routing_key,
-                spec["schema"],
-                kind=spec["kind"],
-                version=spec["version"],
-                response=spec["response"],
-                schema_id=spec["source"],
-                owner=spec["owner"],
-                deprecated=spec["deprecated"],
-            )
-        )
+    for entry in ENTRIES.values():
+        target.register(entry)

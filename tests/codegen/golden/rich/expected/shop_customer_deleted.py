@@ -12,11 +12,16 @@ from typing import Literal, TypeVar
 from uuid import UUID
 
 from tchu import TchuClient
-from tchu.typed import publish_typed, subscribe_typed
+from tchu import typed as _typed
 
+from . import _catalog
 from .models import ShopCustomerDeleted
 
 ROUTING_KEY = "shop.customer.deleted"
+# The function bodies below use only these private names, which no schema property can shadow.
+_ROUTING_KEY = ROUTING_KEY
+_MODEL = ShopCustomerDeleted
+_SCHEMA = _catalog.ENTRIES[ROUTING_KEY]
 ShopCustomerDeletedHandler = TypeVar(
     "ShopCustomerDeletedHandler", bound=Callable[[ShopCustomerDeleted], object]
 )
@@ -35,9 +40,9 @@ def publish_shop_customer_deleted(
         PayloadValidationError: an argument does not match the catalog; nothing was sent.
         PublishError: the broker did not take the event.
     """
-    return publish_typed(
-        ROUTING_KEY,
-        ShopCustomerDeleted,
+    return _typed.publish_typed(
+        _ROUTING_KEY,
+        _MODEL,
         {
             "customer_id": customer_id,
             "reason": reason,
@@ -45,9 +50,10 @@ def publish_shop_customer_deleted(
         },
         client,
         omit_none=("deleted_on",),
+        schema=_SCHEMA,
     )
 
 
 def on_shop_customer_deleted(handler: ShopCustomerDeletedHandler) -> ShopCustomerDeletedHandler:
     """Subscribe ``handler`` to ``shop.customer.deleted``; it receives a :class:`ShopCustomerDeleted`."""
-    return subscribe_typed(ROUTING_KEY, {ROUTING_KEY: ShopCustomerDeleted}, handler)
+    return _typed.subscribe_typed(_ROUTING_KEY, {_ROUTING_KEY: _MODEL}, handler)

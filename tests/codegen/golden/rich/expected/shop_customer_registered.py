@@ -12,11 +12,16 @@ from uuid import UUID
 
 from pydantic import AwareDatetime
 from tchu import TchuClient
-from tchu.typed import publish_typed, subscribe_typed
+from tchu import typed as _typed
 
+from . import _catalog
 from .models import Address, ShopCustomerRegistered, ShopCustomerRegisteredOrdersItem, ShopCustomerRegisteredPreferences
 
 ROUTING_KEY = "shop.customer.registered"
+# The function bodies below use only these private names, which no schema property can shadow.
+_ROUTING_KEY = ROUTING_KEY
+_MODEL = ShopCustomerRegistered
+_SCHEMA = _catalog.ENTRIES[ROUTING_KEY]
 ShopCustomerRegisteredHandler = TypeVar(
     "ShopCustomerRegisteredHandler", bound=Callable[[ShopCustomerRegistered], object]
 )
@@ -45,9 +50,9 @@ def publish_shop_customer_registered(
         PayloadValidationError: an argument does not match the catalog; nothing was sent.
         PublishError: the broker did not take the event.
     """
-    return publish_typed(
-        ROUTING_KEY,
-        ShopCustomerRegistered,
+    return _typed.publish_typed(
+        _ROUTING_KEY,
+        _MODEL,
         {
             "customer_id": customer_id,
             "email": email,
@@ -65,9 +70,10 @@ def publish_shop_customer_registered(
         },
         tchu_client,
         omit_none=("website", "nickname", "orders", "tags", "score"),
+        schema=_SCHEMA,
     )
 
 
 def on_shop_customer_registered(handler: ShopCustomerRegisteredHandler) -> ShopCustomerRegisteredHandler:
     """Subscribe ``handler`` to ``shop.customer.registered``; it receives a :class:`ShopCustomerRegistered`."""
-    return subscribe_typed(ROUTING_KEY, {ROUTING_KEY: ShopCustomerRegistered}, handler)
+    return _typed.subscribe_typed(_ROUTING_KEY, {_ROUTING_KEY: _MODEL}, handler)

@@ -10,11 +10,17 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from tchu import TchuClient
-from tchu.typed import call_typed, respond_typed
+from tchu import typed as _typed
 
+from . import _catalog
 from .models import Address, ShopQuoteRequest, ShopQuoteRequestResponse
 
 ROUTING_KEY = "shop.quote.request"
+# The function bodies below use only these private names, which no schema property can shadow.
+_ROUTING_KEY = ROUTING_KEY
+_MODEL = ShopQuoteRequest
+_RESPONSE = ShopQuoteRequestResponse
+_SCHEMA = _catalog.ENTRIES[ROUTING_KEY]
 ShopQuoteRequestResponder = TypeVar(
     "ShopQuoteRequestResponder", bound=Callable[[ShopQuoteRequest], ShopQuoteRequestResponse | dict[str, Any]]
 )
@@ -25,7 +31,7 @@ def call_shop_quote_request(
     destination: Address,
     weight_kg: float,
     timeout: int,
-    tchu_timeout: float = 30.0,
+    tchu_timeout: float = _typed.DEFAULT_CALL_TIMEOUT,
     client: TchuClient | None = None,
 ) -> ShopQuoteRequestResponse:
     """Call the ``shop.quote.request`` responder and return its validated reply.
@@ -36,10 +42,10 @@ def call_shop_quote_request(
         RemoteError: the responder raised.
         RPCTimeoutError: no reply within ``tchu_timeout`` seconds (a ``TimeoutError``).
     """
-    return call_typed(
-        ROUTING_KEY,
-        ShopQuoteRequest,
-        ShopQuoteRequestResponse,
+    return _typed.call_typed(
+        _ROUTING_KEY,
+        _MODEL,
+        _RESPONSE,
         {
             "destination": destination,
             "weight_kg": weight_kg,
@@ -48,6 +54,7 @@ def call_shop_quote_request(
         timeout=tchu_timeout,
         client=client,
         omit_none=(),
+        schema=_SCHEMA,
     )
 
 
@@ -56,4 +63,4 @@ def responds_shop_quote_request(handler: ShopQuoteRequestResponder) -> ShopQuote
 
     It receives a :class:`ShopQuoteRequest` and returns a :class:`ShopQuoteRequestResponse` (or an equal dict).
     """
-    return respond_typed(ROUTING_KEY, ShopQuoteRequest, handler)
+    return _typed.respond_typed(_ROUTING_KEY, _MODEL, handler)
