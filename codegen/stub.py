@@ -33,8 +33,10 @@ def stub(entries: list[CatalogEntry], args: argparse.Namespace) -> int:
     package = Path(args.out).resolve().name
     dest: Path = args.dest or Path(args.service) / "subscribers.py"
     existing = dest.read_text(encoding="utf-8") if dest.exists() else None
-    defined = _defined_functions(existing, dest) if existing is not None else set()
-    todo = [e for e in matched if handler_name(e.routing_key) not in defined]
+    defined = _defined_names(existing, dest) if existing is not None else set()
+    todo = [
+        e for e in matched if {handler_name(e.routing_key), names_for(e.routing_key).subscriber}.isdisjoint(defined)
+    ]
     if not todo:
         print(f"{dest}: every event matching {args.pattern!r} already has a handler")
         return 0
@@ -70,12 +72,22 @@ def _function(entry: CatalogEntry) -> str:
     )
 
 
-def _defined_functions(source: str, dest: Path) -> set[str]:
+def _defined_names(source: str, dest: Path) -> set[str]:
+    """Top-level names of the module, and the decorators its functions already use (an event handled by a
+    function of another name needs no stub)."""
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
         raise SetupError(f"{dest} is not valid Python ({exc}); fix it before adding stubs") from exc
-    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+            names |= {d.id for d in node.decorator_list if isinstance(d, ast.Name)}
+            names |= {d.attr for d in node.decorator_list if isinstance(d, ast.Attribute)}
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
 
 
 def _insert_import(source: str, line: str) -> str:

@@ -25,7 +25,9 @@ from tchu.naming import CATALOG_KEY, check_collisions
 DEFS_DIR = "_defs"
 XTCHU = "x-tchu"
 XTCHU_KEYS = frozenset({"kind", "response", "owner", "version", "deprecated", "description"})
-_META = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+_META = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+INSTANCE_KEYWORDS = frozenset({"default", "examples", "const", "enum"})  # data, not schemas: no $ref inside
 _UNREADABLE: Any = object()  # not None: a file may hold JSON null
 
 
@@ -162,14 +164,13 @@ class _Loader:
             return None
         for error in _META.iter_errors(doc):
             self.problem(path, pointer(error.absolute_path), f"not valid JSON Schema 2020-12: {error.message}")
-        if doc.get("type") != "object":
-            self.problem(path, "/type", 'an event payload is a JSON object: set "type": "object"')
+        self.root_rules(path, doc)
         meta = self.meta(path, doc.get(XTCHU, {}))
         body = {k: v for k, v in doc.items() if k != XTCHU}
         schema = _Bundle(self, path).resolve(body)
         response = None
         if isinstance(meta.get("response"), dict):
-            response = _Bundle(self, path, base=f"/{XTCHU}/response").resolve(meta["response"])
+            response = _Bundle(self, path, base=f"/{XTCHU}/response", file_doc=doc).resolve(meta["response"])
         if len(self.problems) > before or self.unresolved:
             return None
         entry = CatalogEntry(
@@ -187,6 +188,19 @@ class _Loader:
         entry = _with_digest(entry, meta)
         self.check_examples(path, entry)
         return entry if len(self.problems) == before else None
+
+    def root_rules(self, path: Path, doc: dict[str, Any]) -> None:
+        if doc.get("type") != "object":
+            self.problem(path, "/type", 'an event payload is a JSON object: set "type": "object"')
+        if doc.get("$schema", DRAFT) != DRAFT:
+            self.problem(path, "/$schema", f"the catalog is JSON Schema 2020-12: set $schema to {DRAFT!r} or remove it")
+        for combinator in ("oneOf", "anyOf"):
+            if combinator in doc:
+                self.problem(
+                    path,
+                    f"/{combinator}",
+                    f"{combinator} at the root cannot become one typed publisher: put the alternatives in a property",
+                )
 
     def meta(self, path: Path, meta: Any) -> dict[str, Any]:
         ptr = f"/{XTCHU}"
@@ -234,10 +248,11 @@ class _Loader:
 class _Bundle:
     """Resolve the ``$ref`` of one document, embedding referenced files under its ``$defs``."""
 
-    def __init__(self, loader: _Loader, path: Path, *, base: str = "") -> None:
+    def __init__(self, loader: _Loader, path: Path, *, base: str = "", file_doc: Any = None) -> None:
         self.loader = loader
         self.path = path
         self.base = base
+        self.file_doc = file_doc  # for a response: the event's file, whose root $defs its local refs may name
         self.defs: dict[str, Any] = {}
         self.keys: dict[Path, str] = {}
 
@@ -262,7 +277,7 @@ class _Bundle:
         if isinstance(ref, str):
             node["$ref"] = self.rewrite(ref, file, prefix, f"{ptr}/$ref", doc)
         for key, value in node.items():
-            if key != "$ref":
+            if key != "$ref" and key not in INSTANCE_KEYWORDS:
                 self.visit(value, file, prefix, f"{ptr}/{pointer([key])[1:]}", doc)
 
     def rewrite(self, ref: str, file: Path, prefix: str, ptr: str, doc: Any) -> str:  # noqa: PLR0911 -- one exit per way a $ref fails
@@ -271,9 +286,7 @@ class _Bundle:
             self.loader.problem(file, ptr, f"$ref {ref!r}: only JSON-pointer fragments (#/...) are supported")
             return ref
         if not target:
-            if _lookup(doc, fragment) is None:
-                self.loader.problem(file, ptr, f"$ref {ref!r} does not resolve in this file")
-            return prefix + fragment
+            return self.local(ref, fragment, file, prefix, ptr=ptr, doc=doc)
         if "://" in target:
             self.loader.problem(
                 file, ptr, f"$ref {ref!r}: remote references are not resolved; copy it into {DEFS_DIR}/"
@@ -296,6 +309,16 @@ class _Bundle:
             self.loader.problem(file, ptr, f"$ref {ref!r} does not resolve: no {fragment!r} in {target!r}")
             return ref
         return f"#/$defs/{self.embed(path, target_doc)}{fragment}"
+
+    def local(self, ref: str, fragment: str, file: Path, prefix: str, *, ptr: str, doc: Any) -> str:
+        """A ``#/...`` reference: into this document, or, for a response, into its event file's root."""
+        if _lookup(doc, fragment) is not None:
+            return prefix + fragment
+        if self.file_doc is not None and file == self.path and _lookup(self.file_doc, fragment) is not None:
+            host = {k: v for k, v in self.file_doc.items() if k != XTCHU}
+            return f"#/$defs/{self.embed(file, host)}{fragment}"
+        self.loader.problem(file, ptr, f"$ref {ref!r} does not resolve in this file")
+        return ref
 
     def embed(self, path: Path, target_doc: Any) -> str:
         if path in self.keys:

@@ -132,3 +132,87 @@ def test_an_empty_catalog_folder_is_an_error(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert "no <routing_key>.json files: is this the catalog folder?" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def lint(tmp_path: Path, files: dict[str, object]) -> list[tuple[str, str, str]]:
+    from tchu.catalog_files import CatalogError, load_catalog  # noqa: PLC0415
+
+    for name, doc in files.items():
+        path = tmp_path / "schemas" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc))
+    try:
+        load_catalog(tmp_path / "schemas")
+    except CatalogError as exc:
+        return [(p.file, p.pointer, p.message) for p in exc.problems]
+    return []
+
+
+@pytest.mark.parametrize("combinator", ["oneOf", "anyOf"])
+def test_a_root_combinator_is_a_lint_error(tmp_path: Path, combinator: str) -> None:
+    alternatives = [{"properties": {"a": {"type": "integer"}}}, {"properties": {"b": {"type": "integer"}}}]
+    problems = lint(tmp_path, {"pay.made.json": {"type": "object", combinator: alternatives}})
+    assert problems == [
+        (
+            "schemas/pay.made.json",
+            f"/{combinator}",
+            f"{combinator} at the root cannot become one typed publisher: put the alternatives in a property",
+        )
+    ]
+
+
+def test_another_draft_is_a_lint_error(tmp_path: Path) -> None:
+    doc = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"}
+    ((file, ptr, message),) = lint(tmp_path, {"a.b.json": doc})
+    assert (file, ptr) == ("schemas/a.b.json", "/$schema")
+    assert "2020-12" in message
+
+
+def test_an_invalid_pattern_is_reported_at_its_pointer(tmp_path: Path) -> None:
+    doc = {"type": "object", "properties": {"code": {"type": "string", "pattern": "(unclosed"}}}
+    ((file, ptr, message),) = lint(tmp_path, {"a.b.json": doc})
+    assert (file, ptr) == ("schemas/a.b.json", "/properties/code/pattern")
+    assert message.startswith("not valid JSON Schema 2020-12: ")
+
+
+def test_ref_like_data_in_defaults_and_examples_is_left_alone(tmp_path: Path) -> None:
+    from tchu.catalog_files import load_catalog  # noqa: PLC0415
+
+    doc = {
+        "type": "object",
+        "properties": {"link": {"type": "object", "default": {"$ref": "elsewhere.json"}}},
+        "examples": [{"link": {"$ref": "nowhere.json"}}],
+    }
+    assert lint(tmp_path, {"a.b.json": doc}) == []
+    (entry,) = load_catalog(tmp_path / "schemas")
+    assert entry.schema["properties"]["link"]["default"] == {"$ref": "elsewhere.json"}
+
+
+def test_a_response_may_reference_its_event_files_definitions(tmp_path: Path) -> None:
+    from tchu.catalog_files import load_catalog  # noqa: PLC0415
+
+    doc = {
+        "type": "object",
+        "$defs": {"Total": {"type": "object", "properties": {"cents": {"type": "integer"}}, "required": ["cents"]}},
+        "x-tchu": {"kind": "rpc", "response": {"$ref": "#/$defs/Total"}},
+    }
+    assert lint(tmp_path, {"price.quote.json": doc}) == []
+    (entry,) = load_catalog(tmp_path / "schemas")
+    checker = entry.event_schema()
+    checker.validate_response({"cents": 5})
+    with pytest.raises(ValueError, match=r"\$\.cents"):
+        checker.validate_response({"cents": "five"})
+
+
+def test_stub_skips_events_a_module_already_handles_under_another_name(project: Path) -> None:
+    dest = project / "svc" / "subs.py"
+    dest.parent.mkdir()
+    dest.write_text(
+        "from pkg import EventNone, on_event_none\n\n\n"
+        "@on_event_none\ndef count(event: EventNone) -> None:\n    print(event)\n"
+    )
+    out = run(project, "-m", "codegen", "stub", "#", "--service", "svc", "--out", "pkg", "--dest", "svc/subs.py")
+    assert out.returncode == 0, out.stderr
+    text = dest.read_text()
+    assert "handle_event_none" not in text  # handled by count already
+    assert "def handle_cal_booked(event: CalBooked) -> None:" in text
