@@ -20,6 +20,7 @@ class EventInfo:
     schema_version: int | None
     handler: str = ""
     redelivered: bool = False
+    attempt: int = 1  # the run of this handler for this event: above 1 on a retry
     headers: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -29,7 +29,7 @@ class Delivery:
     handlers: tuple[str, ...]
 
 
-def event_info(envelope: Envelope, *, redelivered: bool = False) -> EventInfo:
+def event_info(envelope: Envelope, *, redelivered: bool = False, attempt: int = 1) -> EventInfo:
     """The handler-facing metadata of ``envelope``."""
     return EventInfo(
         routing_key=envelope.routing_key,
@@ -38,6 +38,7 @@ def event_info(envelope: Envelope, *, redelivered: bool = False) -> EventInfo:
         published_at=envelope.published_at,
         schema_version=envelope.schema_version,
         redelivered=redelivered,
+        attempt=attempt,
         headers=envelope.headers,
     )
 
@@ -49,8 +50,19 @@ class Dispatcher:
         self.router = router if router is not None else default_router
         self.catalog = catalog if catalog is not None else default_catalog
 
-    def dispatch(self, envelope: Envelope, *, redelivered: bool = False) -> Delivery:
+    def dispatch(
+        self,
+        envelope: Envelope,
+        *,
+        redelivered: bool = False,
+        attempt: int = 1,
+        only: frozenset[str] | None = None,
+    ) -> Delivery:
         """Run every handler matching ``envelope.routing_key``; a failing one does not stop the others.
+
+        ``attempt`` counts runs of the event (1 for the first delivery); ``only`` limits a retry to the handlers
+        that failed. A failure of a handler with a retry policy carries ``retry_in``, the seconds until it should
+        run again, or ``None`` when it is final.
 
         Raises:
             PayloadValidationError: the payload does not match the catalog; no handler ran.
@@ -63,7 +75,9 @@ class Dispatcher:
         subs = self.router.handlers_for(envelope.routing_key)
         if not subs:
             raise NoHandlerError(envelope.routing_key, envelope.event_id)
-        info = event_info(envelope, redelivered=redelivered)
+        if only is not None:
+            subs = tuple(s for s in subs if s.handler_id in only)
+        info = event_info(envelope, redelivered=redelivered, attempt=attempt)
         ran: list[str] = []
         failures: list[HandlerFailure] = []
         shared = len(subs) == 1
@@ -72,20 +86,10 @@ class Dispatcher:
             with handling(info, sub.handler_id):
                 try:
                     sub.handler(payload)
-                except Exception as exc:  # isolation: one handler's failure must not stop the others
-                    logger.exception(
-                        "handler %s failed for %s (event %s)",
-                        sub.handler_id,
-                        envelope.routing_key,
-                        envelope.event_id,
-                        extra={
-                            "routing_key": envelope.routing_key,
-                            "event_id": envelope.event_id,
-                            "correlation_id": envelope.correlation_id,
-                            "handler": sub.handler_id,
-                        },
-                    )
-                    failures.append(HandlerFailure(sub.handler_id, type(exc).__name__, str(exc)))
+                except Exception as exc:  # noqa: BLE001 -- isolation: one handler's failure must not stop the others
+                    retry_in = sub.retry.delay(exc, attempt) if sub.retry is not None else None
+                    _log_failure(envelope, sub.handler_id, attempt, retry_in, exc)
+                    failures.append(HandlerFailure(sub.handler_id, type(exc).__name__, str(exc), retry_in))
                     continue
             ran.append(sub.handler_id)
         if failures:
@@ -113,3 +117,34 @@ class Dispatcher:
         if entry is not None:
             entry.validate_response(reply)
         return reply
+
+
+def _log_failure(envelope: Envelope, handler: str, attempt: int, retry_in: float | None, exc: Exception) -> None:
+    extra = {
+        "routing_key": envelope.routing_key,
+        "event_id": envelope.event_id,
+        "correlation_id": envelope.correlation_id,
+        "handler": handler,
+        "attempt": attempt,
+    }
+    if retry_in is None:
+        logger.error(
+            "handler %s failed for %s (event %s, attempt %d)",
+            handler,
+            envelope.routing_key,
+            envelope.event_id,
+            attempt,
+            exc_info=exc,
+            extra=extra,
+        )
+    else:
+        logger.warning(
+            "handler %s failed for %s (event %s, attempt %d); retrying in %.3g s",
+            handler,
+            envelope.routing_key,
+            envelope.event_id,
+            attempt,
+            retry_in,
+            exc_info=exc,
+            extra=extra,
+        )

@@ -100,6 +100,7 @@ class HandlerFailure:
     handler: str
     error_type: str
     message: str
+    retry_in: float | None = None  # seconds until this handler runs again; None when the failure is final
 
 
 class HandlerError(TchuError):
@@ -109,6 +110,8 @@ class HandlerError(TchuError):
         self.routing_key = routing_key
         self.event_id = event_id
         self.failures = tuple(failures)
+        self.retrying = tuple(f for f in self.failures if f.retry_in is not None)
+        self.final = tuple(f for f in self.failures if f.retry_in is None)
         parts = "; ".join(f"{f.handler}: {f.error_type}: {f.message}" for f in self.failures)
         super().__init__(f"{len(self.failures)} handler(s) failed for {routing_key!r} (event {event_id}): {parts}")
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from tchu.errors import InvalidPatternError, SetupError
+from tchu.retry import RetryPolicy, retry_policy
 from tchu.topics import TopicPattern, compile_pattern, validate_routing_key
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,6 +30,7 @@ class Subscription:
     handler_id: str
     name: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    retry: RetryPolicy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,17 @@ class Router:
         name: str | None = None,
         handler_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        retry: RetryPolicy | int | None = None,
+        autoretry_for: tuple[type[BaseException], ...] | None = None,
+        max_retries: int | None = None,
+        retry_backoff: bool | float | None = None,
+        retry_backoff_max: float | None = None,
     ) -> Callable[[F], F]:
         """Register the decorated function for events whose key matches the pattern ``routing_key``.
+
+        ``retry`` (a :class:`~tchu.retry.RetryPolicy` or a number of retries), or Celery's ``autoretry_for``,
+        ``max_retries``, ``retry_backoff`` and ``retry_backoff_max``, make a failure of this handler run it again
+        later, alone; without them a failure is dead-lettered at once.
 
         The pattern is checked now: ``user*`` or ``user..created`` raise :class:`InvalidPatternError` saying
         the fix. Registering the same function (or the same ``handler_id``) for the same pattern again keeps a
@@ -74,9 +85,16 @@ class Router:
             ... def on_user_event(data): ...
         """
         pattern = compile_pattern(routing_key)
+        policy = retry_policy(
+            retry,
+            autoretry_for=autoretry_for,
+            max_retries=max_retries,
+            retry_backoff=retry_backoff,
+            retry_backoff_max=retry_backoff_max,
+        )
 
         def decorator(func: F) -> F:
-            self.add(pattern, func, name=name, handler_id=handler_id, metadata=metadata)
+            self.add(pattern, func, name=name, handler_id=handler_id, metadata=metadata, retry=policy)
             return func
 
         return decorator
@@ -89,6 +107,7 @@ class Router:
         name: str | None = None,
         handler_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Subscription:
         """The non-decorator form of :meth:`subscribe`; returns the registration in effect."""
         if isinstance(pattern, str):
@@ -97,7 +116,7 @@ class Router:
             raise SetupError(f"handler for {pattern.pattern!r} must be callable, got {func!r}")
         hid = handler_id or default_handler_id(func)
         label = name or str(getattr(func, "__name__", hid))
-        sub = Subscription(pattern, func, hid, label, dict(metadata or {}))
+        sub = Subscription(pattern, func, hid, label, dict(metadata or {}), retry)
         with self._lock:
             for i, old in enumerate(self._subs):
                 if old.pattern == pattern and (old.handler_id == hid or old.handler is func):
@@ -137,7 +156,14 @@ class Router:
     def include_router(self, other: Router) -> None:
         """Add every subscription and responder of ``other`` to this router."""
         for sub in other.subscriptions():
-            self.add(sub.pattern, sub.handler, name=sub.name, handler_id=sub.handler_id, metadata=sub.metadata)
+            self.add(
+                sub.pattern,
+                sub.handler,
+                name=sub.name,
+                handler_id=sub.handler_id,
+                metadata=sub.metadata,
+                retry=sub.retry,
+            )
         for resp in other.responders():
             self.respond(resp.routing_key, handler_id=resp.handler_id)(resp.handler)
 
@@ -199,6 +225,11 @@ def subscribe(
     name: str | None = None,
     handler_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    retry: RetryPolicy | int | None = None,
+    autoretry_for: tuple[type[BaseException], ...] | None = None,
+    max_retries: int | None = None,
+    retry_backoff: bool | float | None = None,
+    retry_backoff_max: float | None = None,
 ) -> Callable[[F], F]:
     """Register the decorated function on :data:`default_router`; see :meth:`Router.subscribe`.
 
@@ -207,7 +238,17 @@ def subscribe(
         ... def send_welcome_email(data):
         ...     print(data["email"])
     """
-    return default_router.subscribe(routing_key, name=name, handler_id=handler_id, metadata=metadata)
+    return default_router.subscribe(
+        routing_key,
+        name=name,
+        handler_id=handler_id,
+        metadata=metadata,
+        retry=retry,
+        autoretry_for=autoretry_for,
+        max_retries=max_retries,
+        retry_backoff=retry_backoff,
+        retry_backoff_max=retry_backoff_max,
+    )
 
 
 def respond(routing_key: str, *, handler_id: str | None = None) -> Callable[[F], F]:

@@ -54,6 +54,17 @@ def dead_letter_queue(service_queue: str, queue_type: str = "classic") -> Any:
     )
 
 
+def retry_queue(service_queue: str, delay: float) -> Any:
+    """``<service_queue>.retry.<ms>ms``: holds retry copies for ``delay`` seconds, then hands them back to the
+    service queue (a message TTL and a dead-letter route to the default exchange; no plugin needed)."""
+    ms = max(1, round(delay * 1000))
+    name = f"{service_queue}.retry.{ms}ms"
+    arguments = {"x-message-ttl": ms, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": service_queue}
+    return Queue(
+        name, exchange=Exchange(""), routing_key=name, durable=True, auto_delete=False, queue_arguments=arguments
+    )
+
+
 def resolve_app(app: Any = None) -> Any:
     """``app``, or Celery's current app when ``None``."""
     return app if app is not None else current_app._get_current_object()  # noqa: SLF001 -- Celery's own proxy API

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from celery.exceptions import Ignore, Reject
 
-from tchu._celery.common import RPC_TASK_NAME, SETUP_ERRORS, dead_letter_queue, describe
+from tchu._celery.common import RPC_TASK_NAME, SETUP_ERRORS, dead_letter_queue, describe, retry_queue
 from tchu._celery.transport import CeleryTransport
 from tchu.catalog import Catalog
 from tchu.dispatch import Dispatcher
@@ -33,6 +33,8 @@ logger = logging.getLogger("tchu.dispatch")
 
 REQUEUE_PAUSE = 1.0  # seconds before a message whose dead-letter copy failed goes back to its queue
 MAX_REASON = 2000
+HEADER_ATTEMPT = "tchu_attempt"  # the run a retry copy is (the first delivery has none: 1)
+HEADER_ONLY = "tchu_only_handlers"  # a retry copy runs only these handlers
 
 
 class WorkerRuntime:
@@ -58,26 +60,36 @@ class WorkerRuntime:
         return str(self.app.conf.task_default_queue)
 
     def handle_event(self, request: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        """Decode and dispatch one delivery; a failure is dead-lettered (then the message is acked)."""
+        """Decode and dispatch one delivery; failures are retried later or dead-lettered (then the message is acked)."""
         try:
             envelope = self._decode(request, args, kwargs)
+            attempt, only = _retry_headers(request)
         except MessageDecodeError as exc:
             logger.error(  # noqa: TRY400 -- the reason says it all; a traceback of the decoder adds nothing
                 "undecodable event in %s, dead-lettered: %s", self.queue, exc, extra={"event_id": request.id}
             )
-            self._dead_letter(request, args, kwargs, reason=f"decode: {exc}")
+            self._finish(request, args, kwargs, [self._dlq_copy(request, reason=f"decode: {exc}")])
         delivery = request.delivery_info or {}
         try:
-            self.dispatcher.dispatch(envelope, redelivered=bool(delivery.get("redelivered")))
+            self.dispatcher.dispatch(
+                envelope, redelivered=bool(delivery.get("redelivered")), attempt=attempt, only=only
+            )
         except PayloadValidationError as exc:
             _log_rejected(envelope, "invalid payload", exc)
-            self._dead_letter(request, args, kwargs, reason=f"validation: {exc}")
+            self._finish(request, args, kwargs, [self._dlq_copy(request, reason=f"validation: {exc}")])
         except NoHandlerError as exc:
             _log_rejected(envelope, "no handler", exc)
-            self._dead_letter(request, args, kwargs, reason=f"no handler: {exc}")
+            self._finish(request, args, kwargs, [self._dlq_copy(request, reason=f"no handler: {exc}")])
         except HandlerError as exc:  # each failure was logged by the dispatcher
-            handlers = ",".join(f.handler for f in exc.failures)
-            self._dead_letter(request, args, kwargs, reason=f"handler: {exc}", handlers=handlers)
+            copies = []
+            for delay in sorted({f.retry_in for f in exc.retrying if f.retry_in is not None}):
+                handlers = ",".join(f.handler for f in exc.retrying if f.retry_in == delay)
+                retry_headers = {HEADER_ATTEMPT: attempt + 1, HEADER_ONLY: handlers}
+                copies.append((retry_queue(self.queue, delay), retry_headers))
+            if exc.final:
+                handlers = ",".join(f.handler for f in exc.final)
+                copies.append(self._dlq_copy(request, reason=f"handler: {exc}", handlers=handlers, attempts=attempt))
+            self._finish(request, args, kwargs, copies)
 
     def handle_call(self, request: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Answer one RPC request; a responder's exception reaches the caller as :class:`RemoteError`."""
@@ -105,43 +117,67 @@ class WorkerRuntime:
         headers = {name: request.get(name) for name in TCHU_HEADERS if request.get(name) is not None}
         return Envelope.decode(args[0], routing_key, headers, str(request.id))
 
-    def _dead_letter(
-        self, request: Any, args: tuple[Any, ...], kwargs: dict[str, Any], *, reason: str, handlers: str = ""
+    def _dlq_copy(
+        self, request: Any, *, reason: str, handlers: str = "", attempts: int = 1
+    ) -> tuple[Any, dict[str, Any]]:
+        """The dead-letter queue and the headers saying why the event is there."""
+        headers = {
+            "tchu_dlq_reason": reason[:MAX_REASON],
+            "tchu_dlq_handlers": handlers,
+            "tchu_dlq_attempts": attempts,
+            "tchu_dlq_queue": self.queue,
+            "tchu_dlq_routing_key": str((request.delivery_info or {}).get("routing_key") or ""),
+            "tchu_dlq_at": _now(),
+        }
+        return dead_letter_queue(self.queue, self.queue_type), headers
+
+    def _finish(
+        self,
+        request: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        copies: list[tuple[Any, dict[str, Any]]],
     ) -> NoReturn:
-        """Copy the delivery to the dead-letter queue, then end the task without a result (the message is acked).
+        """Publish each copy of the delivery (confirmed), then end the task without a result: the message is acked.
 
         Raises:
-            Ignore: the copy is confirmed; the task ends and the message is acked.
-            Reject: the copy failed; the message goes back to its queue after a pause.
+            Ignore: every copy is confirmed; the task ends and the message is acked.
+            Reject: a copy failed; the message goes back to its queue after a pause.
         """
-        dlq = dead_letter_queue(self.queue, self.queue_type)
         body = json.dumps([list(args), kwargs, _EMBED], default=str).encode()
-        headers: dict[str, Any] = {"lang": "py", "task": TASK_NAME, "id": str(request.id), "root_id": str(request.id)}
-        headers.update({name: request.get(name) for name in TCHU_HEADERS if request.get(name) is not None})
-        headers.update(
-            {
-                "tchu_dlq_reason": reason[:MAX_REASON],
-                "tchu_dlq_handlers": handlers,
-                "tchu_dlq_queue": self.queue,
-                "tchu_dlq_routing_key": str((request.delivery_info or {}).get("routing_key") or ""),
-                "tchu_dlq_at": _now(),
-            }
-        )
-        try:
-            self.transport.publish_message(
-                body,
-                exchange="",
-                routing_key=dlq.name,
-                headers=headers,
-                properties={"correlation_id": str(request.id)},
-                declare=[dlq],
-                what=f"dead letter to {dlq.name}",
-            )
-        except SETUP_ERRORS as exc:
-            logger.critical("could not dead-letter %s to %s, requeued: %s", request.id, dlq.name, describe(exc))
-            time.sleep(REQUEUE_PAUSE)  # no hot loop while the broker refuses the copy
-            raise Reject(f"dead-lettering failed: {exc}", requeue=True) from exc
-        raise Ignore  # dead-lettered and logged: nothing more to report, and the message is acked
+        base: dict[str, Any] = {"lang": "py", "task": TASK_NAME, "id": str(request.id), "root_id": str(request.id)}
+        base.update({name: request.get(name) for name in TCHU_HEADERS if request.get(name) is not None})
+        for queue, extra in copies:
+            try:
+                self.transport.publish_message(
+                    body,
+                    exchange="",
+                    routing_key=queue.name,
+                    headers={**base, **extra},
+                    properties={"correlation_id": str(request.id)},
+                    declare=[queue],
+                    what=f"copy of {request.id} to {queue.name}",
+                )
+            except SETUP_ERRORS as exc:
+                logger.critical("could not copy %s to %s, requeued: %s", request.id, queue.name, describe(exc))
+                time.sleep(REQUEUE_PAUSE)  # no hot loop while the broker refuses the copy
+                raise Reject(f"copying to {queue.name} failed: {exc}", requeue=True) from exc
+        raise Ignore  # copied and logged: nothing more to report, and the message is acked
+
+
+def _retry_headers(request: Any) -> tuple[int, frozenset[str] | None]:
+    """The run this delivery is (1 for the first) and, for a retry, the handlers it is for."""
+    attempt = request.get(HEADER_ATTEMPT)
+    if attempt is None:
+        attempt = 1
+    if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
+        raise MessageDecodeError(f"header {HEADER_ATTEMPT} must be a positive integer, got {attempt!r:.40}")
+    only = request.get(HEADER_ONLY)
+    if only is None:
+        return attempt, None
+    if not isinstance(only, str) or not only:
+        raise MessageDecodeError(f"header {HEADER_ONLY} must list handler ids, got {only!r:.80}")
+    return attempt, frozenset(only.split(","))
 
 
 def _log_rejected(envelope: Envelope, what: str, exc: Exception) -> None:

@@ -7,7 +7,7 @@ import signal
 import time
 
 import pytest
-from helpers import publisher_app, queue_depth, seen, wait_seen
+from helpers import get_messages, publisher_app, queue_depth, seen, wait_seen
 from kombu import Connection, Exchange, Queue
 
 from tchu import (
@@ -109,7 +109,7 @@ def test_when_the_dead_letter_copy_fails_the_event_stays_on_its_queue(broker, st
     env = {"TCHU_TEST_SERVICE": "notifications", "TCHU_TEST_SETUP": "manual", "TCHU_TEST_PATTERNS": "user.created"}
     worker = start_worker("svc", extra_env=env)
     client.publish("user.created", {"user_id": 3, "email": "c@example.com", "fail": True})
-    worker.wait_for("could not dead-letter", timeout=20)
+    worker.wait_for("could not copy", timeout=20)
     records = wait_seen(broker, 4, settle=0)  # delivered again after the requeue: both handlers ran twice
     assert {r["payload"]["user_id"] for r in records} == {3}
     assert [r["redelivered"] for r in records] == [False, False, True, True]
@@ -158,3 +158,34 @@ def test_a_quorum_service_queue_receives_and_dead_letters(broker, start_worker, 
     while queue_depth(broker, "notifications_queue.dlq") < 1 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert queue_depth(broker, "notifications_queue.dlq") == 1
+
+
+def test_only_the_failing_handler_is_retried_with_backoff_until_it_succeeds(broker, start_worker, client):
+    start_worker("svc", extra_env={"TCHU_TEST_SERVICE": "jobs", "TCHU_TEST_HANDLERS": "handlers_retry"})
+    event_id = client.publish("job.run", {"n": 1})
+    records = wait_seen(broker, 5, settle=1.0)
+    runs = [(r["handler"], r.get("run")) for r in records]
+    assert sorted(h for h, _ in runs) == ["flaky", "flaky", "flaky", "picky", "steady"]  # others ran once
+    assert [run for h, run in runs if h == "flaky"] == [1, 2, 3]
+    assert {r["event_id"] for r in records} == {event_id}
+    flaky_at = [r["at"] for r in records if r["handler"] == "flaky"]
+    assert flaky_at[1] - flaky_at[0] >= 0.2  # the backoff: 0.2 s, then 0.4 s
+    assert flaky_at[2] - flaky_at[1] >= 0.4
+    assert queue_depth(broker, "jobs_queue.dlq") == 0
+
+
+def test_a_handler_out_of_retries_is_dead_lettered_with_its_attempts(broker, start_worker, client):
+    start_worker("svc", extra_env={"TCHU_TEST_SERVICE": "jobs", "TCHU_TEST_HANDLERS": "handlers_retry"})
+    client.publish("job.doomed", {"n": 2, "bad_value": True})
+    records = wait_seen(broker, 8, settle=1.0)
+    counts = {h: sum(1 for r in records if r["handler"] == h) for h in ("doomed", "flaky", "picky", "steady")}
+    assert counts == {"doomed": 3, "flaky": 3, "picky": 1, "steady": 1}
+    deadline = time.monotonic() + 10
+    while queue_depth(broker, "jobs_queue.dlq") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    dead = sorted(get_messages(broker, "jobs_queue.dlq"), key=lambda m: m.headers["tchu_dlq_attempts"])
+    assert [(m.headers["tchu_dlq_handlers"], m.headers["tchu_dlq_attempts"]) for m in dead] == [
+        ("handlers_retry.picky", 1),  # ValueError is not in its autoretry_for: final at once
+        ("handlers_retry.doomed", 3),  # two retries, then dead-lettered
+    ]
+    assert "always fails" in dead[1].headers["tchu_dlq_reason"]

@@ -382,7 +382,7 @@ def test_a_failing_handler_does_not_stop_the_other_and_only_it_is_named(
     # logged exactly once, by the dispatcher, with the traceback; the runtime adds nothing
     problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [(r.name, r.levelno) for r in problems] == [("tchu.dispatch", logging.ERROR)]
-    assert problems[0].getMessage() == "handler svc.broken failed for user.created (event evt-1)"
+    assert problems[0].getMessage() == "handler svc.broken failed for user.created (event evt-1, attempt 1)"
     assert problems[0].exc_info is not None
 
 
@@ -493,14 +493,14 @@ def test_a_failed_dead_letter_copy_requeues_after_a_pause_and_logs_critical(
     with pytest.raises(Reject) as info:
         deliver(runtime, request=FakeRequest("task-77"))  # no handler: dead-lettered
     assert info.value.requeue is True
-    assert "dead-lettering failed" in str(info.value.reason)
+    assert f"copying to {DLQ} failed" in str(info.value.reason)
     assert info.value.__cause__ is error
     assert len(publisher.published) == 1  # one attempt; the retries are the transport's business
     assert no_pause == [0]
     critical = [r for r in caplog.records if r.levelno == logging.CRITICAL]
     assert len(critical) == 1
     message = critical[0].getMessage()
-    assert message.startswith(f"could not dead-letter task-77 to {DLQ}, requeued: {type(error).__name__}")
+    assert message.startswith(f"could not copy task-77 to {DLQ}, requeued: {type(error).__name__}")
 
 
 def test_an_undecodable_delivery_is_requeued_too_when_its_copy_fails(
