@@ -15,6 +15,7 @@ from tchu.catalog import Catalog, default_catalog
 from tchu.context import EventInfo, handling
 from tchu.envelope import Envelope, to_json_value
 from tchu.errors import HandlerError, HandlerFailure, NoHandlerError, NoResponderError
+from tchu.idempotency import IdempotencyGuard
 from tchu.router import Router, default_router
 
 logger = logging.getLogger("tchu.dispatch")
@@ -46,9 +47,16 @@ def event_info(envelope: Envelope, *, redelivered: bool = False, attempt: int = 
 class Dispatcher:
     """Validates an event against the catalog and runs each matching handler in isolation."""
 
-    def __init__(self, router: Router | None = None, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self,
+        router: Router | None = None,
+        catalog: Catalog | None = None,
+        *,
+        idempotency: IdempotencyGuard | None = None,
+    ) -> None:
         self.router = router if router is not None else default_router
         self.catalog = catalog if catalog is not None else default_catalog
+        self.idempotency = idempotency
 
     def dispatch(
         self,
@@ -61,8 +69,9 @@ class Dispatcher:
         """Run every handler matching ``envelope.routing_key``; a failing one does not stop the others.
 
         ``attempt`` counts runs of the event (1 for the first delivery); ``only`` limits a retry to the handlers
-        that failed. A failure of a handler with a retry policy carries ``retry_in``, the seconds until it should
-        run again, or ``None`` when it is final.
+        that failed. With an idempotency guard, a handler that already completed this event id is skipped. A
+        failure of a handler with a retry policy carries ``retry_in``, the seconds until it should run again, or
+        ``None`` when it is final.
 
         Raises:
             PayloadValidationError: the payload does not match the catalog; no handler ran.
@@ -81,7 +90,12 @@ class Dispatcher:
         ran: list[str] = []
         failures: list[HandlerFailure] = []
         shared = len(subs) == 1
+        guard = self.idempotency
         for sub in subs:
+            if guard is not None and guard.completed(sub.handler_id, envelope.event_id):
+                logger.info("%s already completed event %s: skipped", sub.handler_id, envelope.event_id)
+                ran.append(sub.handler_id)
+                continue
             payload = envelope.payload if shared else copy.deepcopy(envelope.payload)
             with handling(info, sub.handler_id):
                 try:
@@ -91,6 +105,8 @@ class Dispatcher:
                     _log_failure(envelope, sub.handler_id, attempt, retry_in, exc)
                     failures.append(HandlerFailure(sub.handler_id, type(exc).__name__, str(exc), retry_in))
                     continue
+            if guard is not None:
+                guard.mark_completed(sub.handler_id, envelope.event_id)
             ran.append(sub.handler_id)
         if failures:
             raise HandlerError(envelope.routing_key, envelope.event_id, failures)

@@ -32,6 +32,7 @@ from tchu._management import ManagementAPI, ManagementError, vhost_of
 from tchu.catalog import Catalog
 from tchu.envelope import TASK_NAME
 from tchu.errors import PublishError, SetupError
+from tchu.idempotency import IdempotencyGuard
 from tchu.router import Router, default_router
 
 logger = logging.getLogger("tchu.setup")
@@ -218,6 +219,7 @@ def setup_service(
     remove_stale: bool = False,
     management_url: str | None = None,
     queue_type: str = "classic",
+    idempotency: IdempotencyGuard | None = None,
 ) -> Service:
     """Set up a Celery app as tchu service ``service`` in one call.
 
@@ -227,6 +229,8 @@ def setup_service(
     their request queues. Nothing connects to the broker during this call; a worker whose set-up fails exits
     instead of consuming. ``queue_type="quorum"`` makes the service queue and its dead-letter queue quorum
     queues (replicated; Celery 5.5+ detects them and turns off global QoS, which they do not support).
+    ``idempotency`` (e.g. :class:`~tchu.idempotency.RedisIdempotency`) skips handlers that already completed a
+    redelivered event.
 
     Example:
         >>> app = Celery("users", broker="amqp://guest:guest@localhost//")
@@ -257,7 +261,7 @@ def setup_service(
     svc.celery_queue = celery_queue
     services[app] = svc
     svc.dispatcher = create_topic_dispatcher(
-        app, router=router, catalog=catalog, queue=queue_name, queue_type=queue_type
+        app, router=router, catalog=catalog, queue=queue_name, queue_type=queue_type, idempotency=idempotency
     )
     return svc
 

@@ -27,6 +27,7 @@ from tchu.errors import (
     PayloadValidationError,
     RemoteError,
 )
+from tchu.idempotency import IdempotencyGuard
 from tchu.router import Router
 
 logger = logging.getLogger("tchu.dispatch")
@@ -203,6 +204,7 @@ def create_topic_dispatcher(
     catalog: Catalog | None = None,
     queue: str | None = None,
     queue_type: str = "classic",
+    idempotency: IdempotencyGuard | None = None,
 ) -> Any:
     """Register the dispatcher task (and the RPC responder task) on ``celery_app`` and return the former.
 
@@ -216,7 +218,7 @@ def create_topic_dispatcher(
     """
     del serializer  # payloads are JSON on the wire; a custom serializer could not be read by other services
     app = celery_app
-    runtime = WorkerRuntime(app, Dispatcher(router, catalog), queue, queue_type)
+    runtime = WorkerRuntime(app, Dispatcher(router, catalog, idempotency=idempotency), queue, queue_type)
     runtimes[app] = runtime
 
     # shared=False: the tasks belong to this app only; module-level bodies look the runtime up by their app, so

@@ -189,3 +189,17 @@ def test_a_handler_out_of_retries_is_dead_lettered_with_its_attempts(broker, sta
         ("handlers_retry.doomed", 3),  # two retries, then dead-lettered
     ]
     assert "always fails" in dead[1].headers["tchu_dlq_reason"]
+
+
+def test_with_the_idempotency_guard_a_redelivery_skips_finished_handlers(broker, start_worker, client):
+    env = {"TCHU_TEST_SERVICE": "reports", "TCHU_TEST_HANDLERS": "handlers_idem", "TCHU_TEST_IDEMPOTENCY": "1"}
+    worker = start_worker("svc", extra_env=env)
+    event_id = client.publish("report.build", {"seconds": 30})
+    wait_seen(broker, 2, settle=0)  # announce finished, build started
+    worker.stop(signal.SIGKILL)
+    start_worker("svc", extra_env=env)
+    # the same event again: announce is skipped, build runs again (the test ends while it sleeps)
+    records = wait_seen(broker, 3, settle=0.5)
+    assert [r["handler"] for r in records] == ["announce", "build.start", "build.start"]
+    assert {r["event_id"] for r in records} == {event_id}
+    assert records[-1]["redelivered"] is True

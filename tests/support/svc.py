@@ -16,6 +16,7 @@ from kombu import Exchange, Queue, binding
 
 from tchu import create_topic_dispatcher, setup_service
 from tchu._celery import new_app
+from tchu.idempotency import RedisIdempotency
 
 SERVICE = os.environ["TCHU_TEST_SERVICE"]
 HANDLERS = os.environ.get("TCHU_TEST_HANDLERS", f"handlers_{SERVICE}")
@@ -45,6 +46,13 @@ if os.environ.get("TCHU_TEST_SETUP", "one-call") == "manual":
     importlib.import_module(HANDLERS)
     dispatcher = create_topic_dispatcher(app)
 else:
+    guard = None
+    if os.environ.get("TCHU_TEST_IDEMPOTENCY"):
+        guard = RedisIdempotency(os.environ["TCHU_TEST_REDIS_URL"], prefix=PREFIX + "done:")
     service = setup_service(
-        app, SERVICE, handlers=[HANDLERS], queue_type=os.environ.get("TCHU_TEST_QUEUE_TYPE", "classic")
+        app,
+        SERVICE,
+        handlers=[HANDLERS],
+        queue_type=os.environ.get("TCHU_TEST_QUEUE_TYPE", "classic"),
+        idempotency=guard,
     )
