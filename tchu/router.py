@@ -219,46 +219,9 @@ def patterns_of(routers: Iterable[Router]) -> list[str]:
 default_router = Router()
 
 
-def subscribe(
-    routing_key: str,
-    *,
-    name: str | None = None,
-    handler_id: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    retry: RetryPolicy | int | None = None,
-    autoretry_for: tuple[type[BaseException], ...] | None = None,
-    max_retries: int | None = None,
-    retry_backoff: bool | float | None = None,
-    retry_backoff_max: float | None = None,
-) -> Callable[[F], F]:
-    """Register the decorated function on :data:`default_router`; see :meth:`Router.subscribe`.
+#: Register a handler on :data:`default_router`: ``@subscribe("user.created")``; see :meth:`Router.subscribe`.
+subscribe = default_router.subscribe
 
-    Example:
-        >>> @subscribe("user.created")
-        ... def send_welcome_email(data):
-        ...     print(data["email"])
-    """
-    return default_router.subscribe(
-        routing_key,
-        name=name,
-        handler_id=handler_id,
-        metadata=metadata,
-        retry=retry,
-        autoretry_for=autoretry_for,
-        max_retries=max_retries,
-        retry_backoff=retry_backoff,
-        retry_backoff_max=retry_backoff_max,
-    )
-
-
-def respond(routing_key: str, *, handler_id: str | None = None) -> Callable[[F], F]:
-    """Register the decorated function as the RPC responder on :data:`default_router`.
-
-    Its return value (a JSON-serializable value or a Pydantic model) is the caller's result.
-
-    Example:
-        >>> @respond("order.calculate_total")
-        ... def calculate_total(data):
-        ...     return {"total": 10.0, "currency": "USD"}
-    """
-    return default_router.respond(routing_key, handler_id=handler_id)
+#: Register the RPC responder on :data:`default_router`: ``@respond("order.calculate_total")``; its return
+#: value (JSON data or a Pydantic model) is the caller's result. See :meth:`Router.respond`.
+respond = default_router.respond
