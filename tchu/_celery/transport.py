@@ -15,6 +15,7 @@ from kombu.pools import connections, producers
 
 from tchu._celery.common import (
     BROKER_ERRORS,
+    EXCHANGE_NAME,
     RPC_TASK_NAME,
     describe,
     events_exchange,
@@ -35,6 +36,7 @@ from tchu.errors import (
 )
 
 logger = logging.getLogger("tchu.publish")
+EVENTS_EXCHANGE = events_exchange()
 
 DEFAULT_PUBLISH_TIMEOUT = 10.0
 RECONNECT_ATTEMPTS = 4
@@ -134,7 +136,8 @@ class CeleryTransport:
 
         template = _template(self.app, self.confirm)
         for attempt, pause in enumerate(RECONNECT_BACKOFF, start=1):
-            time.sleep(pause)
+            if pause:  # even sleep(0) is a system call: the first try goes at once
+                time.sleep(pause)
             try:
                 with producers[template].acquire(block=True, timeout=self.publish_timeout) as producer:
                     returns = producer.channel.events["basic_return"]
@@ -178,11 +181,11 @@ class CeleryTransport:
         msg = envelope.task_message(origin=origin())
         routed = self.publish_message(
             msg.body,
-            exchange=events_exchange(),
+            exchange=EXCHANGE_NAME,
             routing_key=envelope.routing_key,
             headers=msg.headers,
             properties=msg.properties,
-            declare=[events_exchange()],
+            declare=[EVENTS_EXCHANGE],  # kombu declares it once per connection
             what=f"event {envelope.routing_key!r}",
             mandatory=self.unroutable != "ignore",
         )
