@@ -175,22 +175,18 @@ class Envelope:
         task_id = task_id or self.event_id
         kwargs: dict[str, str] = {"routing_key": self.routing_key}
         body = json.dumps([[self.body], kwargs, _EMBED], separators=(",", ":")).encode()
+        # Only what a Celery worker reads: the headers Celery itself sends as None or empty cost bytes on every
+        # event and mean their defaults anyway (workers read them with .get()).
         headers: dict[str, Any] = {
             "lang": "py",
             "task": task_name,
             "id": task_id,
-            "shadow": None,
-            "eta": None,
-            "expires": None if expires is None else _in(expires),
-            "group": None,
-            "group_index": None,
-            "retries": 0,
-            "timelimit": [None, None],
             "root_id": task_id,
-            "parent_id": None,
             "origin": origin,
             "ignore_result": reply_to is None,
         }
+        if expires is not None:
+            headers["expires"] = _in(expires)
         headers.update(self.tchu_headers())
         properties: dict[str, Any] = {"correlation_id": task_id}
         if reply_to:
