@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tchu.catalog_files import CatalogEntry
+from tchu.errors import SetupError
 from tchu.naming import names_for
 
 ROOT_CLASS = "TchuCatalogRoot"
@@ -68,10 +69,12 @@ class _Combiner:
         digest = hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
         if digest in self.by_digest:
             return self.by_digest[digest], False
-        key, n = name, 1
-        while key in self.defs:
-            n += 1
-            key = f"{name}{n}"
+        if name in self.defs:  # numbering it Money2 would silently change what 'Money' means to its users
+            raise SetupError(
+                f"two different definitions would both generate the class {name!r} (a title or $defs name shared "
+                "by different schemas, or equal to an event's model name): give them distinct titles"
+            )
+        key = name
         self.by_digest[digest] = key
         self.defs[key] = None  # reserved; filled by add()
         return key, True

@@ -28,6 +28,14 @@ XTCHU_KEYS = frozenset({"kind", "response", "owner", "version", "deprecated", "d
 _META = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 INSTANCE_KEYWORDS = frozenset({"default", "examples", "const", "enum"})  # data, not schemas: no $ref inside
+# the formats the validator checks; any other would be an annotation nobody enforces
+KNOWN_FORMATS = frozenset(
+    {
+        "date", "date-time", "time", "duration", "email", "idn-email", "hostname", "idn-hostname", "ipv4", "ipv6",
+        "uri", "uri-reference", "iri", "iri-reference", "uri-template", "uuid", "json-pointer",
+        "relative-json-pointer", "regex",
+    }
+)  # fmt: skip
 _UNREADABLE: Any = object()  # not None: a file may hold JSON null
 
 
@@ -104,6 +112,8 @@ def load_catalog(root: str | Path, *, label: str | None = None) -> list[CatalogE
     paths = sorted(root.glob("*.json"))
     if not paths:
         raise CatalogError([Problem(label, "", "no <routing_key>.json files: is this the catalog folder?")])
+    for stray in sorted(p for p in root.rglob("*") if p.is_file() and _stray(root, p)):
+        loader.problem(stray, "", f"not read: events are {label}/<routing_key>.json, shared schemas {DEFS_DIR}/*.json")
     entries = [e for path in paths if (e := loader.entry(path)) is not None]
     try:
         check_collisions(e.routing_key for e in entries)
@@ -165,6 +175,7 @@ class _Loader:
         for error in _META.iter_errors(doc):
             self.problem(path, pointer(error.absolute_path), f"not valid JSON Schema 2020-12: {error.message}")
         self.root_rules(path, doc)
+        self.formats(path, doc)
         meta = self.meta(path, doc.get(XTCHU, {}))
         body = {k: v for k, v in doc.items() if k != XTCHU}
         schema = _Bundle(self, path).resolve(body)
@@ -188,6 +199,23 @@ class _Loader:
         entry = _with_digest(entry, meta)
         self.check_examples(path, entry)
         return entry if len(self.problems) == before else None
+
+    def formats(self, path: Path, node: Any, ptr: str = "") -> None:
+        """Every ``format`` must be one the validator checks."""
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                self.formats(path, item, f"{ptr}/{i}")
+        elif isinstance(node, dict):
+            fmt = node.get("format")
+            if isinstance(fmt, str) and fmt not in KNOWN_FORMATS:
+                self.problem(
+                    path,
+                    f"{ptr}/format",
+                    f"unknown format {fmt!r} would not be checked; use one of {sorted(KNOWN_FORMATS)}",
+                )
+            for key, value in node.items():
+                if key not in INSTANCE_KEYWORDS:
+                    self.formats(path, value, f"{ptr}/{pointer([key])[1:]}")
 
     def root_rules(self, path: Path, doc: dict[str, Any]) -> None:
         if doc.get("type") != "object":
@@ -338,6 +366,14 @@ class _Bundle:
         self.visit(embedded, path, f"#/$defs/{key}", "", embedded)
         self.defs[key] = embedded
         return key
+
+
+def _stray(root: Path, path: Path) -> bool:
+    """A schema-like file the catalog would silently ignore (nested folders, YAML)."""
+    relative = path.relative_to(root)
+    if relative.parts[0] == DEFS_DIR or path.name.startswith("."):
+        return False
+    return path.suffix in {".json", ".yaml", ".yml"} and (len(relative.parts) > 1 or path.suffix != ".json")
 
 
 def _lookup(doc: Any, fragment: str) -> Any:

@@ -216,3 +216,36 @@ def test_stub_skips_events_a_module_already_handles_under_another_name(project: 
     text = dest.read_text()
     assert "handle_event_none" not in text  # handled by count already
     assert "def handle_cal_booked(event: CalBooked) -> None:" in text
+
+
+def test_an_unknown_format_is_a_lint_error(tmp_path: Path) -> None:
+    doc = {"type": "object", "properties": {"at": {"type": "string", "format": "datetime"}}}
+    ((file, ptr, message),) = lint(tmp_path, {"a.b.json": doc})
+    assert (file, ptr) == ("schemas/a.b.json", "/properties/at/format")
+    assert message.startswith("unknown format 'datetime' would not be checked; use one of ['date', 'date-time'")
+
+
+def test_files_the_catalog_would_ignore_are_reported(tmp_path: Path) -> None:
+    problems = lint(
+        tmp_path,
+        {"a.b.json": {"type": "object"}, "user/created.json": {"type": "object"}, "c.d.yaml": {"type": "object"}},
+    )
+    assert [(file, message.split(":")[0]) for file, _, message in problems] == [
+        ("schemas/c.d.yaml", "not read"),
+        ("schemas/user/created.json", "not read"),
+    ]
+
+
+def test_two_different_definitions_with_one_title_are_an_error_not_a_renumbering(tmp_path: Path) -> None:
+    money = {"title": "Money", "type": "object", "properties": {"amount": {"type": "number"}}}
+    other = {"title": "Money", "type": "object", "properties": {"cents": {"type": "integer"}}}
+    (tmp_path / "schemas" / "_defs").mkdir(parents=True)
+    (tmp_path / "schemas" / "_defs" / "money.json").write_text(json.dumps(money))
+    (tmp_path / "schemas" / "_defs" / "cents.json").write_text(json.dumps(other))
+    for key, ref in (("a.paid", "money.json"), ("b.paid", "cents.json")):
+        doc = {"type": "object", "properties": {"total": {"$ref": f"_defs/{ref}"}}}
+        (tmp_path / "schemas" / f"{key}.json").write_text(json.dumps(doc))
+    out = run(tmp_path, "-m", "codegen", "--out", "pkg")
+    assert out.returncode == 1
+    assert "would both generate the class 'Money'" in out.stderr
+    assert not (tmp_path / "pkg").exists()
