@@ -136,6 +136,7 @@ def _package_init(entries: list[CatalogEntry], models: Models, whole: str) -> st
         local_imports=local_imports,
         model_names=model_names,
         event_models=[(e.routing_key, names_for(e.routing_key).model) for e in events],
+        all_models=sorted(names_for(e.routing_key).model for e in events),
         patterns=_patterns(events),
         all_names=all_names,
     )

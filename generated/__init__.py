@@ -111,6 +111,10 @@ _On21 = TypeVar(
 )
 
 
+# any other pattern: the handler must accept every event of the catalog
+_OnAny = TypeVar("_OnAny", bound=Callable[[OrderCreated | OrderPaymentCompleted | UserCreated | UserDeleted | UserUpdated], object])
+
+
 @overload
 def on(pattern: Literal["#"]) -> Callable[[_On1], _On1]: ...
 @overload
@@ -153,6 +157,8 @@ def on(pattern: Literal["user.created"]) -> Callable[[_On19], _On19]: ...
 def on(pattern: Literal["user.deleted"]) -> Callable[[_On20], _On20]: ...
 @overload
 def on(pattern: Literal["user.updated"]) -> Callable[[_On21], _On21]: ...
+@overload
+def on(pattern: str) -> Callable[[_OnAny], _OnAny]: ...
 
 
 def on(pattern: str) -> Callable[[Callable[[BaseModel], object]], Callable[[BaseModel], object]]:

@@ -81,14 +81,14 @@ BAD = {
         def handle(event: UserCreated) -> None: ...
     """,
     "pattern_not_in_the_catalog": """
-        # E: No overload variant of "on" matches argument type "str"
+        # E: Value of type variable "_OnAny" of function cannot be
         @on("nope.*")
         def handle(event: UserCreated) -> None: ...
     """,
     "pattern_that_is_not_a_literal": """
         pattern: str = "user.*"
 
-        # E: No overload variant of "on" matches argument type "str"
+        # E: Value of type variable "_OnAny" of function cannot be
         @on(pattern)
         def handle(event: UserCreated | UserUpdated | UserDeleted) -> None: ...
     """,
@@ -124,6 +124,12 @@ BAD = {
 
 # Snippets that must type-check, beside good_usage.py.
 GOOD_SNIPPETS = {
+    "any_pattern_with_a_handler_for_every_event": """
+        pattern: str = "*.*"
+
+        @on(pattern)
+        def handle(event: OrderCreated | OrderPaymentCompleted | UserCreated | UserDeleted | UserUpdated) -> None: ...
+        """,
     "optional_constrained_fields_may_be_omitted": """
         OrderCalculateTotal(items=[OrderItem(id=1, quantity=1)])
         UserUpdatedChanges(email="a@example.com")

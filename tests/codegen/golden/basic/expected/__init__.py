@@ -44,6 +44,10 @@ _On6 = TypeVar(
 )
 
 
+# any other pattern: the handler must accept every event of the catalog
+_OnAny = TypeVar("_OnAny", bound=Callable[[NoteAdded], object])
+
+
 @overload
 def on(pattern: Literal["#"]) -> Callable[[_On1], _On1]: ...
 @overload
@@ -56,6 +60,8 @@ def on(pattern: Literal["note.#"]) -> Callable[[_On4], _On4]: ...
 def on(pattern: Literal["note.*"]) -> Callable[[_On5], _On5]: ...
 @overload
 def on(pattern: Literal["note.added"]) -> Callable[[_On6], _On6]: ...
+@overload
+def on(pattern: str) -> Callable[[_OnAny], _OnAny]: ...
 
 
 def on(pattern: str) -> Callable[[Callable[[BaseModel], object]], Callable[[BaseModel], object]]:

@@ -72,6 +72,10 @@ _On12 = TypeVar(
 )
 
 
+# any other pattern: the handler must accept every event of the catalog
+_OnAny = TypeVar("_OnAny", bound=Callable[[ShopCustomerDeleted | ShopCustomerRegistered], object])
+
+
 @overload
 def on(pattern: Literal["#"]) -> Callable[[_On1], _On1]: ...
 @overload
@@ -96,6 +100,8 @@ def on(pattern: Literal["shop.customer.*"]) -> Callable[[_On10], _On10]: ...
 def on(pattern: Literal["shop.customer.deleted"]) -> Callable[[_On11], _On11]: ...
 @overload
 def on(pattern: Literal["shop.customer.registered"]) -> Callable[[_On12], _On12]: ...
+@overload
+def on(pattern: str) -> Callable[[_OnAny], _OnAny]: ...
 
 
 def on(pattern: str) -> Callable[[Callable[[BaseModel], object]], Callable[[BaseModel], object]]:
