@@ -132,23 +132,15 @@ def test_manual_configuration_of_tchu_tchu_2_keeps_working(broker, start_worker,
     assert msg.headers["tchu_dlq_reason"].startswith("no handler: no handler matches 'order.created'")
 
 
-def test_worker_killed_mid_handler_gets_the_event_again(broker, start_worker, client):
-    env = {"TCHU_TEST_SERVICE": "slow"}
-    worker = start_worker("svc", extra_env=env)
-    event_id = client.publish("job.run", {"seconds": 30})
-    wait_seen(broker, 1, settle=0)
-    worker.proc.send_signal(signal.SIGKILL)
-    worker.proc.wait()
-
-    start_worker("svc", extra_env=env)
-    records = wait_seen(broker, 2, settle=0)
-    assert [r["handler"] for r in records] == ["run_job.start", "run_job.start"]
-    assert {r["event_id"] for r in records} == {event_id}
-    assert [r["redelivered"] for r in records] == [False, True]
-
-
-def test_a_worker_killed_mid_handler_redelivers_with_the_manual_configuration_too(broker, start_worker, client):
-    env = {"TCHU_TEST_SERVICE": "slow", "TCHU_TEST_SETUP": "manual", "TCHU_TEST_PATTERNS": "job.run"}
+@pytest.mark.parametrize(
+    "setup",
+    [
+        pytest.param({}, id="one-call"),
+        pytest.param({"TCHU_TEST_SETUP": "manual", "TCHU_TEST_PATTERNS": "job.run"}, id="manual-configuration"),
+    ],
+)
+def test_worker_killed_mid_handler_gets_the_event_again(broker, start_worker, client, setup):
+    env = {"TCHU_TEST_SERVICE": "slow", **setup}
     worker = start_worker("svc", extra_env=env)
     event_id = client.publish("job.run", {"seconds": 30})
     wait_seen(broker, 1, settle=0)
