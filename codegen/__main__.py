@@ -2,7 +2,7 @@
 
     python -m codegen [--schemas schemas] [--out generated] [--check]
     python -m codegen lint [--schemas schemas]
-    python -m codegen stub PATTERN --service NAME [--schemas schemas] [--out generated] [--dest FILE]
+    python -m codegen stub PATTERN --service NAME [--schemas schemas] [--out generated] [--dest FILE] [--package P]
 
 Errors print as one line each (no traceback) and exit with status 1; ``--check`` exits 1 when the output
 differs from what the schemas generate, naming each stale, missing or extra file.
@@ -31,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--check", action="store_true", help="exit 1 when --out is not what the schemas generate")
     parser.add_argument("--service", help="stub: the service the subscribers module belongs to")
     parser.add_argument("--dest", type=Path, help="stub: the module to write (default: <service>/subscribers.py)")
+    parser.add_argument(
+        "--package",
+        help="stub: import path of the generated package (default: --out's folder name, under enclosing packages)",
+    )
     return parser
 
 

@@ -107,11 +107,18 @@ class _Combiner:
         places: list[tuple[dict[str, Any], str, str]] = []
         for prop, sub in (schema.get("properties") or {}).items():
             places.append((schema["properties"], prop, owner + _pascal(prop)))
-            if isinstance(sub, dict) and isinstance(sub.get("items"), dict):
+            if not isinstance(sub, dict):
+                continue
+            if isinstance(sub.get("items"), dict):
                 places.append((sub, "items", owner + _pascal(prop) + "Item"))
+            if isinstance(sub.get("additionalProperties"), dict):
+                places.append((sub, "additionalProperties", owner + _pascal(prop) + "Value"))
+            for i, pattern in enumerate(sub.get("patternProperties") or {}):
+                suffix = "Value" if i == 0 else f"Value{i + 1}"
+                places.append((sub["patternProperties"], pattern, owner + _pascal(prop) + suffix))
         for parent, key, wanted in places:
             sub = parent[key]
-            if isinstance(sub, dict) and "$ref" not in sub and isinstance(sub.get("properties"), dict):
+            if _named(sub, top=parent is schema.get("properties")):
                 name = wanted
                 while name in self.defs:
                     name += "_"
@@ -119,6 +126,28 @@ class _Combiner:
                 self.hoist(sub, name)
                 self.defs[name] = _strip(sub)
                 parent[key] = {"$ref": f"#/$defs/{name}"}
+
+
+# Keywords that make datamodel-code-generator give an array item or a map value a type of its own.
+_CONSTRAINTS = frozenset(
+    {
+        "minLength", "maxLength", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+        "multipleOf", "minItems", "maxItems", "enum", "const", "minProperties", "maxProperties",
+    }
+)  # fmt: skip
+
+
+def _named(sub: Any, *, top: bool) -> bool:
+    """Whether ``sub`` becomes a definition of its own, named after where it sits.
+
+    Objects always do. A constrained array item or map value does too (``OrderCreatedTagsItem``, an
+    ``Annotated`` alias), so it never takes a catalog-wide numbered name such as ``Code1``.
+    """
+    if not isinstance(sub, dict) or "$ref" in sub:
+        return False
+    if isinstance(sub.get("properties"), dict):
+        return True
+    return not top and not _CONSTRAINTS.isdisjoint(sub)
 
 
 def _pascal(name: str) -> str:
@@ -169,6 +198,8 @@ def generate_models(entries: list[CatalogEntry]) -> Models:
             use_standard_collections=True,
             use_union_operator=True,
             field_constraints=True,
+            use_annotated=True,
+            use_type_alias=True,
             use_schema_description=True,
             use_field_description=True,
             use_double_quotes=True,
@@ -201,7 +232,7 @@ def _parse(source: str, wanted: set[str]) -> Models:
             continue
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             continue  # a module docstring
-        if isinstance(node, ast.ClassDef) and node.name == ROOT_CLASS:
+        if ROOT_CLASS in _bound(node):
             continue
         segment = ast.get_source_segment(source, node, padded=True)
         if segment is None:
@@ -220,6 +251,19 @@ def _parse(source: str, wanted: set[str]) -> Models:
     return Models(imports=kept, body=text, fields=fields)
 
 
+def defined_names(body: str) -> set[str]:
+    """The classes and type aliases a generated models body defines."""
+    return {name for node in ast.parse(body).body for name in _bound(node)}
+
+
+def _bound(node: ast.stmt) -> set[str]:
+    if isinstance(node, ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.Assign):
+        return {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return set()
+
+
 def bound_name(imported: str) -> str:
     """The name an import binds: ``date_aliased`` for ``date as date_aliased``."""
     return imported.rsplit(" as ", 1)[-1]
@@ -233,16 +277,52 @@ def _fields(source: str, cls: ast.ClassDef) -> list[Field]:
         name = stmt.target.id
         if name == "model_config":
             continue
-        annotation = ast.get_source_segment(source, stmt.annotation) or "Any"
+        annotation = _plain(ast.get_source_segment(source, stmt.annotation) or "Any")
         default = _default(source, stmt.value)
         if default is None:
             out.append(Field(name, annotation, required=True, default="", omit_when_none=False))
             continue
         nullable = "None" in annotation.replace("NoneType", "None").split(" | ")
+        if _mutable(default):  # a shared list as a keyword default would leak between calls: the model fills it in
+            default = "None"
         if default == "None" and not nullable:
             annotation += " | None"
         out.append(Field(name, annotation, required=False, default=default, omit_when_none=default == "None"))
     return out
+
+
+def _plain(annotation: str) -> str:
+    """``annotation`` with every ``Annotated[T, ...]`` replaced by ``T``: a keyword argument's type.
+
+    The constraints stay on the model, which checks them; the signature shows what a caller passes.
+    """
+    while "Annotated[" in annotation:
+        node = next(
+            (
+                n
+                for n in ast.walk(ast.parse(annotation, mode="eval"))
+                if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == "Annotated"
+            ),
+            None,
+        )
+        if node is None or not isinstance(node.slice, ast.Tuple):
+            break
+        inner = _src(annotation, node.slice.elts[0])
+        annotation = _replace(annotation, node, inner)
+    return annotation
+
+
+def _replace(text: str, node: ast.expr, new: str) -> str:
+    """``text`` (one line) with the source of ``node`` replaced by ``new``."""
+    if node.end_col_offset is None or node.lineno != node.end_lineno:
+        raise ValueError(f"cannot rewrite annotation {text!r}")
+    return text[: node.col_offset] + new + text[node.end_col_offset :]
+
+
+def _mutable(default: str) -> bool:
+    """Whether a default's source builds a list, dict, set or object (anything but a constant)."""
+    node = ast.parse(default, mode="eval").body
+    return not isinstance(node, ast.Constant | ast.Name | ast.Attribute | ast.UnaryOp | ast.Tuple)
 
 
 def _default(source: str, value: ast.expr | None) -> str | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import jinja2
 
-from codegen.models import Field, Models, bound_name, generate_models
+from codegen.models import Field, Models, bound_name, defined_names, generate_models
 from tchu.catalog_files import CatalogEntry
 from tchu.errors import SetupError
 from tchu.naming import EventNames, names_for
@@ -69,7 +69,11 @@ def plan(entries: list[CatalogEntry], schemas_label: str) -> dict[str, str]:
     whole = header(f"{schemas_label}/", digest)
     files = {
         "models.py": _ENV.get_template("models.py.jinja").render(
-            header=whole, imports=_import_block(models.imports), body=models.body.rstrip() + "\n"
+            header=whole,
+            imports=_import_block(models.imports),
+            # isort's blank lines after imports: two before a class, one before an alias
+            gap="\n" if models.body.startswith(("class ", "@")) else "",
+            body=models.body.rstrip() + "\n",
         ),
         "_catalog.py": _ENV.get_template("catalog.py.jinja").render(header=whole, schemas=_literal(_specs(entries))),
     }
@@ -97,8 +101,10 @@ def _event_module(entry: CatalogEntry, models: Models) -> str:
         "typing": {"TypeVar", "Any"} if rpc else {"TypeVar"},
         "tchu": {"TchuClient", "typed as _typed"},
         ".": {"_catalog"},
-        ".models": local | (used & _defined_names(models.body)),
+        ".models": local | (used & defined_names(models.body)),
     }
+    if entry.deprecated:
+        imports["typing_extensions"] = {"deprecated"}
     for module, names in models.imports.items():
         wanted = {name for name in names if bound_name(name) in used}
         if wanted:
@@ -113,6 +119,7 @@ def _event_module(entry: CatalogEntry, models: Models) -> str:
         fields=_ordered(fields),
         omit="(" + ", ".join(omit) + ("," if len(omit) == 1 else "") + ")",
         client_arg=_free("client", taken),
+        deprecation=_string(f"{entry.routing_key} is deprecated in the event catalog ({entry.source})"),
         timeout_arg=_free("timeout", taken),
     )
 
@@ -124,13 +131,15 @@ def _package_init(entries: list[CatalogEntry], models: Models, whole: str) -> st
         n = names_for(entry.routing_key)
         exported = [n.caller, n.responder] if entry.kind == "rpc" else [n.publisher, n.subscriber]
         event_imports.append((n.snake, sorted(exported)))
-    model_names = sorted(_defined_names(models.body))
+    model_names = sorted(defined_names(models.body))
     names = ["EVENT_MODELS", "on", *model_names, *(name for _, names in event_imports for name in names)]
     # isort's order for __all__ (ruff RUF022): CONSTANTS, then Classes, then functions
     all_names = sorted(names, key=lambda x: (0 if x.isupper() else 1 if x[0].isupper() else 2, x))
     local = {f".{module}": set(exported) for module, exported in event_imports}
     local[".models"] = set(model_names)
-    local_imports = "from . import _catalog\n" + _import_block(local)
+    # re-exporting a deprecated publisher is not a use of it (mypy's deprecated check is opt-in, hence unused-ignore)
+    marked = {f".{names_for(e.routing_key).snake}": _DEPRECATED_IMPORT for e in entries if e.deprecated}
+    local_imports = "from . import _catalog\n" + _import_block(local, marked)
     return _ENV.get_template("init.py.jinja").render(
         header=whole,
         local_imports=local_imports,
@@ -184,17 +193,18 @@ def _free(name: str, taken: set[str]) -> str:
     return name
 
 
-def _defined_names(body: str) -> set[str]:
-    return {line.split()[1].split("(")[0].rstrip(":") for line in body.splitlines() if line.startswith("class ")}
-
-
 def _identifiers(text: str) -> set[str]:
     return set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", text))
 
 
-def _import_block(imports: dict[str, set[str]]) -> str:
+_DEPRECATED_IMPORT = "# type: ignore[deprecated, unused-ignore]"
+
+
+def _import_block(imports: dict[str, set[str]], comments: dict[str, str] | None = None) -> str:
     """Imports grouped and ordered as ruff's isort does for a project using tchu (tchu is third-party there):
-    standard library, third-party, then local; ``x as y`` on lines of their own; long lines wrapped."""
+    standard library, third-party, then local; ``x as y`` on lines of their own; long lines wrapped, and so are
+    imports given a comment in ``comments`` (it goes after the parenthesis, where mypy reads it)."""
+    comments = comments or {}
     stdlib = sorted(m for m in imports if m.split(".")[0] in sys.stdlib_module_names)
     local = sorted((m for m in imports if m.startswith(".")), key=lambda m: (m != ".", m))
     other = sorted(m for m in imports if m not in stdlib and m not in local)
@@ -204,18 +214,19 @@ def _import_block(imports: dict[str, set[str]]) -> str:
         for module in group:
             plain = sorted(n for n in imports[module] if " as " not in n)
             if plain:
-                lines.append(_from_import(module, plain))
+                lines.append(_from_import(module, plain, comments.get(module)))
             lines += [f"from {module} import {n}" for n in sorted(n for n in imports[module] if " as " in n)]
         if lines:
             groups.append("\n".join(lines))
     return "\n\n".join(groups)
 
 
-def _from_import(module: str, names: list[str]) -> str:
+def _from_import(module: str, names: list[str], comment: str | None = None) -> str:
     line = f"from {module} import {', '.join(names)}"
-    if len(line) <= MAX_LINE:
+    if len(line) <= MAX_LINE and comment is None:
         return line
-    return f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
+    opening = f"from {module} import (" + (f"  {comment}" if comment else "")
+    return opening + "\n" + "".join(f"    {n},\n" for n in names) + ")"
 
 
 def _literal(value: Any, indent: int = 0) -> str:

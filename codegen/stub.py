@@ -30,7 +30,7 @@ def stub(entries: list[CatalogEntry], args: argparse.Namespace) -> int:
     if not matched:
         keys = ", ".join(e.routing_key for e in entries if e.kind == "event")
         raise SetupError(f"pattern {args.pattern!r} matches no event of the catalog ({keys})")
-    package = Path(args.out).resolve().name
+    package = args.package or import_path(Path(args.out))
     dest: Path = args.dest or Path(args.service) / "subscribers.py"
     existing = dest.read_text(encoding="utf-8") if dest.exists() else None
     defined = _defined_names(existing, dest) if existing is not None else set()
@@ -52,6 +52,20 @@ def stub(entries: list[CatalogEntry], args: argparse.Namespace) -> int:
     for entry in todo:
         print(f"{dest}: added {handler_name(entry.routing_key)} for {entry.routing_key}")
     return 0
+
+
+def import_path(folder: Path) -> str:
+    """The dotted import path of the package in ``folder``: its name, under every enclosing regular package.
+
+    ``--out src/shop/events`` with ``src/shop/__init__.py`` gives ``shop.events``.
+    """
+    folder = folder.resolve()
+    parts = [folder.name]
+    parent = folder.parent
+    while (parent / "__init__.py").is_file() and parent != parent.parent:
+        parts.insert(0, parent.name)
+        parent = parent.parent
+    return ".".join(parts)
 
 
 def _names(entries: list[CatalogEntry]) -> list[str]:

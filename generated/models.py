@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -17,9 +17,9 @@ class UserCreated(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    user_id: int = Field(..., ge=1)
+    user_id: Annotated[int, Field(ge=1)]
     email: str
-    name: str = Field(..., max_length=200, min_length=1)
+    name: Annotated[str, Field(max_length=200, min_length=1)]
     plan: Literal["free", "pro", "enterprise"] = "free"
     referrer_id: int | None = None
     """
@@ -36,7 +36,7 @@ class UserDeleted(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    user_id: int = Field(..., ge=1)
+    user_id: Annotated[int, Field(ge=1)]
     reason: Literal["requested", "gdpr", "fraud"] | None = None
 
 
@@ -68,11 +68,11 @@ class OrderItem(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    id: int = Field(..., ge=1)
+    id: Annotated[int, Field(ge=1)]
     """
     Product id.
     """
-    quantity: int = Field(..., ge=1)
+    quantity: Annotated[int, Field(ge=1)]
 
 
 class Money(BaseModel):
@@ -83,11 +83,11 @@ class Money(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    amount: float = Field(..., ge=0.0)
+    amount: Annotated[float, Field(ge=0.0)]
     """
     The amount, in the currency's main unit.
     """
-    currency: str = Field(..., pattern="^[A-Z]{3}$")
+    currency: Annotated[str, Field(pattern="^[A-Z]{3}$")]
     """
     ISO 4217 code.
     """
@@ -102,7 +102,7 @@ class UserUpdatedChanges(BaseModel):
         extra="forbid",
     )
     email: str | None = None
-    name: str | None = Field(default=None, max_length=200, min_length=1)
+    name: Annotated[str | None, Field(max_length=200, min_length=1)] = None
 
 
 class OrderCalculateTotal(BaseModel):
@@ -113,8 +113,8 @@ class OrderCalculateTotal(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    items: list[OrderItem] = Field(..., min_length=1)
-    discount_code: str | None = Field(default=None, max_length=32)
+    items: Annotated[list[OrderItem], Field(min_length=1)]
+    discount_code: Annotated[str | None, Field(max_length=32)] = None
 
 
 class OrderCalculateTotalResponse(BaseModel):
@@ -133,11 +133,11 @@ class OrderCreated(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    order_id: int = Field(..., ge=1)
-    user_id: int = Field(..., ge=1)
-    items: list[OrderItem] = Field(..., min_length=1)
+    order_id: Annotated[int, Field(ge=1)]
+    user_id: Annotated[int, Field(ge=1)]
+    items: Annotated[list[OrderItem], Field(min_length=1)]
     total: Money
-    coupon: str | None = Field(default=None, max_length=32)
+    coupon: Annotated[str | None, Field(max_length=32)] = None
 
 
 class OrderPaymentCompleted(BaseModel):
@@ -148,7 +148,7 @@ class OrderPaymentCompleted(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    order_id: int = Field(..., ge=1)
+    order_id: Annotated[int, Field(ge=1)]
     payment_id: UUID
     amount: Money
     method: Literal["card", "transfer", "wallet"]
@@ -162,5 +162,5 @@ class UserUpdated(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    user_id: int = Field(..., ge=1)
+    user_id: Annotated[int, Field(ge=1)]
     changes: UserUpdatedChanges

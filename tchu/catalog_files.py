@@ -150,12 +150,13 @@ class _Loader:
         return self._docs[path]
 
     def lint_def(self, path: Path, doc: Any) -> bool:
-        """Check a referenced file against the metaschema once; problems name that file."""
+        """Check a referenced file against the metaschema and its formats once; problems name that file."""
         if path not in self._def_ok:
-            errors = list(_META.iter_errors(doc))
-            for error in errors:
+            before = len(self.problems)
+            for error in _META.iter_errors(doc):
                 self.problem(path, pointer(error.absolute_path), f"not valid JSON Schema 2020-12: {error.message}")
-            self._def_ok[path] = not errors
+            self.formats(path, doc)
+            self._def_ok[path] = len(self.problems) == before
         return self._def_ok[path]
 
     def entry(self, path: Path) -> CatalogEntry | None:

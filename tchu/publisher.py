@@ -7,6 +7,9 @@ payload its catalog rejects, so an invalid event is never half-sent.
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import warnings
 from typing import Any, Protocol
 
 from tchu.catalog import Catalog, EventSchema, default_catalog
@@ -28,6 +31,21 @@ class Transport(Protocol):
 
     def call(self, envelope: Envelope, timeout: float) -> Any:
         """Send an RPC request to its single responder and return the reply value."""
+
+
+_TCHU_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # noqa: PTH100, PTH120 -- compared with co_filename
+
+
+def _outside_tchu() -> int:
+    """The ``stacklevel`` of the first caller outside tchu and outside generated packages (a user's line)."""
+    frame = sys._getframe(1)  # noqa: SLF001 -- the stdlib way to walk callers cheaply
+    level = 1
+    while frame.f_back is not None and (
+        frame.f_code.co_filename.startswith(_TCHU_DIR) or ("_typed" in frame.f_globals and "_SCHEMA" in frame.f_globals)
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 class Publisher:
@@ -70,6 +88,13 @@ class Publisher:
             raise InvalidRoutingKeyError(
                 f"{routing_key!r} is not in the event catalog and the catalog is strict; add "
                 f"schemas/{routing_key}.json and regenerate, or fix the routing key"
+            )
+        if entry is not None and entry.deprecated:
+            warnings.warn(
+                f"{routing_key!r} is deprecated in the event catalog ({entry.schema_id}); see its owner "
+                f"({entry.owner or 'not set'}) for the replacement",
+                DeprecationWarning,
+                stacklevel=_outside_tchu(),
             )
         if correlation_id is None:
             current = current_event_or_none()

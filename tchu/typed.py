@@ -64,8 +64,11 @@ def pydantic_problems(exc: PydanticValidationError) -> list[FieldProblem]:
     return [FieldProblem(json_path(error["loc"]), error["msg"]) for error in exc.errors()]
 
 
-def build_model(routing_key: str, model: type[M], data: Any) -> M:
+def build_model(routing_key: str, model: type[M], data: Any, *, strict: bool = False) -> M:
     """``model`` validated from ``data`` (a mapping or an instance), by field name or alias.
+
+    ``strict`` takes values only of the declared types (no ``"7"`` for an int, no string for a datetime), as
+    typed publishers do; without it, JSON data is read as Pydantic's lax mode reads it.
 
     Raises:
         PayloadValidationError: naming every failing field.
@@ -73,7 +76,7 @@ def build_model(routing_key: str, model: type[M], data: Any) -> M:
     if isinstance(data, model):
         return data
     try:
-        return model.model_validate(data, by_alias=True, by_name=True)
+        return model.model_validate(data, by_alias=True, by_name=True, strict=strict)
     except PydanticValidationError as exc:
         raise PayloadValidationError(routing_key, model.__name__, pydantic_problems(exc)) from exc
 
@@ -90,7 +93,7 @@ def _payload(
     values = {(fields[k].alias or k) if k in fields else k: v for k, v in values.items()}  # the wire names
     entry = schema or client.publisher.catalog.get(routing_key)
     try:
-        instance = build_model(routing_key, model, values)
+        instance = build_model(routing_key, model, values, strict=True)  # never convert a wrong type quietly
     except PayloadValidationError as exc:
         problems = list(exc.problems)
         if entry is not None:

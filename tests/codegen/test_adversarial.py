@@ -68,6 +68,7 @@ def test_keyword_routing_keys_get_prefixed_names(project: Path) -> None:
 def test_properties_named_like_the_generated_code_cannot_hijack_it(project: Path) -> None:
     script = textwrap.dedent(
         """
+        import datetime
         import json
         import pkg
         from tchu import Catalog, PayloadValidationError, TchuClient
@@ -80,10 +81,10 @@ def test_properties_named_like_the_generated_code_cannot_hijack_it(project: Path
         transport = Recording()
         strict = TchuClient(transport=transport, catalog=Catalog(strict=True))  # knows no schema of its own
         pkg.publish_cal_booked(
-            date="2026-01-01", ROUTING_KEY="admin.reset", publish_typed=1, CalBooked="x", client=strict
+            date=datetime.date(2026, 1, 1), ROUTING_KEY="admin.reset", publish_typed=1, CalBooked="x", client=strict
         )
         try:
-            pkg.publish_cal_booked(date="2026-01-01", email="not-an-email", client=strict)
+            pkg.publish_cal_booked(date=datetime.date(2026, 1, 1), email="not-an-email", client=strict)
         except PayloadValidationError as exc:
             problems = exc.errors()
         (sent,) = transport.sent
@@ -223,6 +224,14 @@ def test_an_unknown_format_is_a_lint_error(tmp_path: Path) -> None:
     ((file, ptr, message),) = lint(tmp_path, {"a.b.json": doc})
     assert (file, ptr) == ("schemas/a.b.json", "/properties/at/format")
     assert message.startswith("unknown format 'datetime' would not be checked; use one of ['date', 'date-time'")
+
+
+def test_an_unknown_format_in_a_shared_definition_names_that_file_once(tmp_path: Path) -> None:
+    shared = {"type": "object", "properties": {"at": {"type": "string", "format": "timestamp"}}}
+    ref = {"type": "object", "properties": {"when": {"$ref": "_defs/stamp.json"}}}
+    problems = lint(tmp_path, {"_defs/stamp.json": shared, "a.b.json": ref, "a.c.json": ref})
+    assert [(file, ptr) for file, ptr, _ in problems] == [("schemas/_defs/stamp.json", "/properties/at/format")]
+    assert problems[0][2].startswith("unknown format 'timestamp' would not be checked")
 
 
 def test_files_the_catalog_would_ignore_are_reported(tmp_path: Path) -> None:

@@ -315,12 +315,34 @@ def test_stub_skips_rpc_topics(generated: Path) -> None:
 def test_stub_module_imports_and_subscribes(generated: Path) -> None:
     project = generated.parent
     assert codegen(project, "stub", "order.#", "--service", "billing").code == 0
-    script = "import billing.subscribers as m\nfrom tchu import default_router\nprint(default_router.patterns())\n"
+    assert billing_subscriptions(project) == "['order.created', 'order.payment.completed']"
+
+
+def billing_subscriptions(project: Path) -> str:
+    """The patterns ``billing/subscribers.py`` subscribes to once imported, printed by a fresh interpreter."""
+    script = "import billing.subscribers\nfrom tchu import default_router\nprint(default_router.patterns())\n"
     proc = subprocess.run(
         [sys.executable, "-c", script], cwd=project, capture_output=True, text=True, timeout=60, check=False
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "['order.created', 'order.payment.completed']"
+    return proc.stdout.strip()
+
+
+def test_stub_imports_a_nested_package_by_its_dotted_path(project: Path) -> None:
+    (project / "shop").mkdir()
+    (project / "shop" / "__init__.py").write_text("")
+    assert codegen(project, "--out", "shop/events").code == 0
+    run = codegen(project, "stub", "order.#", "--service", "billing", "--out", "shop/events")
+    assert run.code == 0, run.err
+    assert "from shop.events import " in (project / "billing" / "subscribers.py").read_text()
+    assert billing_subscriptions(project) == "['order.created', 'order.payment.completed']"
+
+
+def test_stub_package_option_sets_the_import_path(generated: Path) -> None:
+    project = generated.parent
+    run = codegen(project, "stub", "user.deleted", "--service", "mail", "--package", "acme.catalog")
+    assert run.code == 0, run.err
+    assert "from acme.catalog import UserDeleted, on_user_deleted" in (project / "mail" / "subscribers.py").read_text()
 
 
 def test_stub_again_changes_nothing(generated: Path) -> None:

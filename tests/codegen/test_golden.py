@@ -167,7 +167,7 @@ def test_property_named_timeout_renames_the_timeout_parameter(rich: dict[str, st
 
 
 def test_property_named_class_is_an_aliased_field(rich: dict[str, str]) -> None:
-    assert 'class_: Literal["person", "company"] = Field(..., alias="class")' in rich["models.py"]
+    assert 'class_: Annotated[Literal["person", "company"], Field(alias="class")]' in rich["models.py"]
     params = signature(rich["shop_customer_registered.py"], "publish_shop_customer_registered")
     assert params["class_"] == "Literal['person', 'company']"
 

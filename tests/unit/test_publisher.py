@@ -201,3 +201,12 @@ def test_envelope_builds_without_sending(publisher: Publisher, transport: Record
 
 def test_publisher_uses_the_default_catalog_when_none_is_given(transport: RecordingTransport) -> None:
     assert Publisher(transport).catalog is default_catalog
+
+
+def test_publishing_a_deprecated_key_warns_at_the_callers_line_and_still_sends(transport: RecordingTransport) -> None:
+    catalog = Catalog()
+    catalog.register(EventSchema("old.thing", {"type": "object"}, owner="billing", deprecated=True))
+    with pytest.warns(DeprecationWarning, match=r"'old.thing' is deprecated in the event catalog .*\(billing\)") as w:
+        Publisher(transport, catalog).publish("old.thing", {})
+    assert w[0].filename == __file__
+    assert [env.routing_key for env in transport.sent] == ["old.thing"]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -14,8 +16,8 @@ class NoteAdded(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    note_id: int = Field(..., ge=1)
-    text: str = Field(..., min_length=1)
+    note_id: Annotated[int, Field(ge=1)]
+    text: Annotated[str, Field(min_length=1)]
 
 
 class NoteCount(BaseModel):
@@ -26,11 +28,11 @@ class NoteCount(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    ticket_id: int = Field(..., ge=1)
+    ticket_id: Annotated[int, Field(ge=1)]
 
 
 class NoteCountResponse(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    count: int = Field(..., ge=0)
+    count: Annotated[int, Field(ge=0)]

@@ -26,7 +26,10 @@ from .models import (
 )
 from .shop_customer_deleted import on_shop_customer_deleted, publish_shop_customer_deleted
 from .shop_customer_registered import on_shop_customer_registered, publish_shop_customer_registered
-from .shop_quote_request import call_shop_quote_request, responds_shop_quote_request
+from .shop_quote_request import (  # type: ignore[deprecated, unused-ignore]
+    call_shop_quote_request,
+    responds_shop_quote_request,
+)
 
 _catalog.register()
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -27,8 +27,8 @@ class ShopQuoteRequestResponse(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    price: float = Field(..., ge=0.0)
-    currency: str = Field(default="EUR", pattern="^[A-Z]{3}$")
+    price: Annotated[float, Field(ge=0.0)]
+    currency: Annotated[str, Field(pattern="^[A-Z]{3}$")] = "EUR"
     valid_until: AwareDatetime
     carrier: str | None = None
 
@@ -46,7 +46,7 @@ class ShopCustomerRegisteredOrdersItem(BaseModel):
         extra="forbid",
     )
     sku: str
-    quantity: int = Field(default=1, ge=1)
+    quantity: Annotated[int, Field(ge=1)] = 1
 
 
 class Address(BaseModel):
@@ -57,9 +57,9 @@ class Address(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    street: str = Field(..., min_length=1)
-    city: str = Field(..., min_length=1)
-    country: str = Field(..., pattern="^[A-Z]{2}$", title="Country")
+    street: Annotated[str, Field(min_length=1)]
+    city: Annotated[str, Field(min_length=1)]
+    country: Annotated[str, Field(pattern="^[A-Z]{2}$", title="Country")]
     """
     An ISO 3166-1 alpha-2 country code.
     """
@@ -78,8 +78,8 @@ class ShopCustomerRegistered(BaseModel):
     registered_at: AwareDatetime
     website: str | None = None
     tier: Literal["bronze", "silver", "gold"] = "bronze"
-    nickname: str | None = Field(default=None, max_length=40)
-    class_: Literal["person", "company"] = Field(..., alias="class")
+    nickname: Annotated[str | None, Field(max_length=40)] = None
+    class_: Annotated[Literal["person", "company"], Field(alias="class")]
     """
     Who the customer is.
     """
@@ -91,7 +91,7 @@ class ShopCustomerRegistered(BaseModel):
     preferences: ShopCustomerRegisteredPreferences
     orders: list[ShopCustomerRegisteredOrdersItem] | None = None
     tags: list[str] | None = None
-    score: float | None = Field(default=None, ge=0.0, le=100.0)
+    score: Annotated[float | None, Field(ge=0.0, le=100.0)] = None
 
 
 class ShopQuoteRequest(BaseModel):
@@ -103,8 +103,8 @@ class ShopQuoteRequest(BaseModel):
         extra="forbid",
     )
     destination: Address
-    weight_kg: float = Field(..., gt=0.0)
-    timeout: int = Field(..., ge=1)
+    weight_kg: Annotated[float, Field(gt=0.0)]
+    timeout: Annotated[int, Field(ge=1)]
     """
     How long the quote stays valid, in minutes.
     """

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from tchu import TchuClient
 from tchu import typed as _typed
+from typing_extensions import deprecated
 
 from . import _catalog
 from .models import Address, ShopQuoteRequest, ShopQuoteRequestResponse
@@ -26,6 +27,11 @@ ShopQuoteRequestResponder = TypeVar(
 )
 
 
+# static checkers flag its use; the publisher warns at run time
+@deprecated(
+    "shop.quote.request is deprecated in the event catalog (schemas/shop.quote.request.json)",
+    category=None,
+)
 def call_shop_quote_request(
     *,
     destination: Address,
