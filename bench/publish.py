@@ -25,7 +25,7 @@ from kombu.messaging import Producer
 from tchu import TchuClient
 from tchu._celery import new_app
 from tchu._management import ManagementAPI
-from tchu.catalog import Catalog
+from tchu.catalog import Catalog, EventSchema
 from tchu.envelope import Envelope
 
 HOST = "127.0.0.1:5672"
@@ -41,6 +41,27 @@ PAYLOAD = {
     "tags": ["early", "admin", "beta"],
     "note": "a note long enough to bring the payload to the size the figures use",
 }
+
+
+# the payload's schema, formats included: tchu's figures are with validation at publish
+SCHEMA = EventSchema(
+    KEY,
+    {
+        "type": "object",
+        "required": ["user_id", "email", "name"],
+        "additionalProperties": False,
+        "properties": {
+            "user_id": {"type": "integer", "minimum": 1},
+            "email": {"type": "string", "format": "email"},
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "plan": {"enum": ["free", "pro", "enterprise"]},
+            "referrer_id": {"type": ["integer", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "note": {"type": "string"},
+        },
+    },
+)
 
 
 def _rate(fn: Callable[[int], None], events: int, rounds: int) -> float:
@@ -104,7 +125,9 @@ def _measure(url: str, events: int, rounds: int) -> dict[str, dict[str, float]]:
             results[figure]["raw kombu"] = _rate(raw, events, rounds)
 
         app = new_app("bench", url)
-        client = TchuClient(app, confirm=confirm, catalog=Catalog(), unroutable="ignore")
+        catalog = Catalog()
+        catalog.register(SCHEMA)
+        client = TchuClient(app, confirm=confirm, catalog=catalog, unroutable="ignore")
 
         def tchu(n: int, client: TchuClient = client) -> None:
             for _ in range(n):
@@ -113,13 +136,7 @@ def _measure(url: str, events: int, rounds: int) -> dict[str, dict[str, float]]:
         results[figure]["tchu publish"] = _rate(tchu, events, rounds)
         client.close()
         if not confirm:
-            app.conf.task_routes = {"bench.task": {"exchange": "tchu_events", "routing_key": KEY}}
-
-            def celery(n: int, app: Any = app) -> None:
-                for _ in range(n):
-                    app.send_task("bench.task", args=[PAYLOAD], ignore_result=True)
-
-            results[figure]["celery send_task"] = _rate(celery, events, rounds)
+            results[figure].update(_unconfirmed_peers(app, catalog, events, rounds))
         app.close()
         _purge(url)
 
@@ -128,6 +145,26 @@ def _measure(url: str, events: int, rounds: int) -> dict[str, dict[str, float]]:
     headers = json.dumps(msg.headers).encode()
     results["wire_bytes"]["tchu (body + headers)"] = float(len(msg.body) + len(headers))
     return results
+
+
+def _unconfirmed_peers(app: Any, catalog: Catalog, events: int, rounds: int) -> dict[str, float]:
+    """A tchu batch (every confirm waited for, once) and plain Celery, beside the floor that waits for none."""
+    out = {}
+    batching = TchuClient(app, catalog=catalog, unroutable="ignore")
+
+    def batch(n: int) -> None:
+        batching.publish_many((KEY, PAYLOAD) for _ in range(n))
+
+    out["tchu batch, confirmed"] = _rate(batch, events, rounds)
+    batching.close()
+    app.conf.task_routes = {"bench.task": {"exchange": "tchu_events", "routing_key": KEY}}
+
+    def celery(n: int) -> None:
+        for _ in range(n):
+            app.send_task("bench.task", args=[PAYLOAD], ignore_result=True)
+
+    out["celery send_task"] = _rate(celery, events, rounds)
+    return out
 
 
 def _purge(url: str) -> None:

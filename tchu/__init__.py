@@ -14,6 +14,7 @@ from tchu.context import EventInfo, current_event
 from tchu.dispatch import Dispatcher
 from tchu.envelope import Envelope
 from tchu.errors import (
+    BatchPublishError,
     HandlerError,
     InvalidPatternError,
     InvalidRoutingKeyError,
@@ -49,6 +50,7 @@ def __getattr__(name: str) -> _typing.Any:
 
 
 __all__ = [
+    "BatchPublishError",
     "BindingReport",
     "Catalog",
     "Dispatcher",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, Literal, Self
 
 from tchu.catalog import Catalog
-from tchu.errors import SetupError
+from tchu.envelope import Envelope
+from tchu.errors import SetupError, TchuError
 from tchu.publisher import DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_PAYLOAD_BYTES, Publisher, Transport
 
 Unroutable = Literal["log", "raise", "ignore"]
@@ -69,6 +71,41 @@ class TchuClient:
         """
         correlation_id = self._options(kwargs)
         return self.publisher.publish(topic, self._prepare(data), correlation_id=correlation_id)
+
+    def batch(self) -> AbstractContextManager[list[Envelope]]:
+        """A block whose publishes (plain, typed or ``TchuEvent``) are sent together, with one wait for confirms.
+
+        Every publish inside is validated at once and returns its event id; nothing is sent before the block
+        ends, and nothing at all if it raises. On exit the events are pipelined on one channel and the block
+        returns once the broker confirmed every one.
+
+        Raises:
+            BatchPublishError: on exit, some events were not confirmed (``unconfirmed`` names them).
+
+        Example:
+            >>> with client.batch():
+            ...     for user in users:
+            ...         publish_user_created(user_id=user.id, email=user.email, name=user.name, client=client)
+        """
+        return self.publisher.batch()
+
+    def publish_many(self, events: Iterable[tuple[str, Any]]) -> list[str]:
+        """Validate every ``(topic, data)`` and publish them as one :meth:`batch`; return their event ids.
+
+        Raises:
+            PayloadValidationError: an event does not match its schema (its index is in the message's notes);
+                nothing was sent.
+            BatchPublishError: some events were not confirmed (``unconfirmed`` names them).
+        """
+        ids: list[str] = []
+        with self.batch():
+            for index, (topic, data) in enumerate(events):
+                try:
+                    ids.append(self.publish(topic, data))
+                except TchuError as exc:
+                    exc.add_note(f"event {index} of the batch ({topic!r}); nothing of the batch was sent")
+                    raise
+        return ids
 
     def call(self, topic: str, data: Any, timeout: float = DEFAULT_CALL_TIMEOUT, **kwargs: Any) -> Any:
         """Send an RPC request to the single service that responds to ``topic`` and return its reply.

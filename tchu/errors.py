@@ -11,6 +11,7 @@ reader expects::
     ├── MessageDecodeError (ValueError)        a delivered message that is not a tchu event
     ├── SetupError (ValueError)                a service, responder or dispatcher configured wrongly
     ├── PublishError (ConnectionError)         the broker did not take the event
+    │   ├── BatchPublishError                  part of a batch was not confirmed; names those events
     │   └── UnroutableError                    no queue is bound to the event's routing key
     ├── HandlerError                           one or more handlers failed for an event
     ├── NoHandlerError (LookupError)           an event reached a service with no matching handler
@@ -87,6 +88,14 @@ class SetupError(TchuError, ValueError):
 
 class PublishError(TchuError, ConnectionError):
     """The broker did not take the event: unreachable, a negative confirm, no confirm in time, or a refusal."""
+
+
+class BatchPublishError(PublishError):
+    """Part of a batch was not confirmed; ``unconfirmed`` lists those event ids (the rest reached the broker)."""
+
+    def __init__(self, message: str, unconfirmed: list[str]) -> None:
+        super().__init__(message)
+        self.unconfirmed = unconfirmed
 
 
 class UnroutableError(PublishError):

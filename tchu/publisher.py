@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from tchu.catalog import Catalog, EventSchema, default_catalog
@@ -31,6 +34,16 @@ class Transport(Protocol):
 
     def call(self, envelope: Envelope, timeout: float) -> Any:
         """Send an RPC request to its single responder and return the reply value."""
+
+
+def send_all(transport: Transport, envelopes: list[Envelope]) -> None:
+    """Send ``envelopes`` with the transport's ``send_many`` (one wait for all confirms) or one by one."""
+    send_many = getattr(transport, "send_many", None)
+    if callable(send_many):
+        send_many(envelopes)
+        return
+    for envelope in envelopes:
+        transport.send(envelope)
 
 
 _TCHU_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # noqa: PTH100, PTH120 -- compared with co_filename
@@ -64,6 +77,7 @@ class Publisher:
         self.transport = transport
         self.catalog = catalog if catalog is not None else default_catalog
         self.max_payload_bytes = max_payload_bytes
+        self._local = threading.local()  # the envelopes a batch() block of this thread holds
 
     def envelope(
         self,
@@ -115,11 +129,39 @@ class Publisher:
             entry.validate(env.payload)
         return env
 
+    @contextmanager
+    def batch(self) -> Iterator[list[Envelope]]:
+        """Hold this thread's publishes and send them together when the block ends.
+
+        Each publish inside is validated at once and returns its event id; the events are sent when the
+        outermost ``batch`` block exits, pipelined, waiting once for all the broker's confirms. A block that
+        raises sends nothing. Yields the list of held envelopes.
+
+        Raises:
+            BatchPublishError: on exit, some events were not confirmed (``unconfirmed`` names them).
+        """
+        held: list[Envelope] | None = getattr(self._local, "held", None)
+        if held is not None:  # nested: the outermost block sends
+            yield held
+            return
+        held = self._local.held = []
+        try:
+            yield held
+        finally:
+            self._local.held = None
+        if held:
+            send_all(self.transport, held)
+            logger.debug("published a batch of %d events", len(held))
+
     def publish(
         self, routing_key: str, data: Any, *, correlation_id: str | None = None, schema: EventSchema | None = None
     ) -> str:
-        """Validate and publish one event; return its event id."""
+        """Validate and publish one event (or hold it, inside :meth:`batch`); return its event id."""
         env = self.envelope(routing_key, data, correlation_id=correlation_id, schema=schema)
+        held: list[Envelope] | None = getattr(self._local, "held", None)
+        if held is not None:
+            held.append(env)
+            return env.event_id
         self.transport.send(env)
         logger.debug(
             "published %s (event %s)",

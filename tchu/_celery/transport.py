@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, NoReturn
 
 from amqp.exceptions import ChannelError, MessageNacked
 from celery.backends.base import DisabledBackend
 from celery.exceptions import TimeoutError as CeleryTimeoutError
+from kombu.common import maybe_declare
+from kombu.messaging import Producer
 from kombu.pools import connections, producers
 
 from tchu._celery.common import (
@@ -25,6 +27,7 @@ from tchu._celery.common import (
 )
 from tchu.envelope import CONTENT_ENCODING, CONTENT_TYPE, Envelope
 from tchu.errors import (
+    BatchPublishError,
     NoResponderError,
     PublishError,
     RemoteError,
@@ -42,13 +45,14 @@ DEFAULT_PUBLISH_TIMEOUT = 10.0
 RECONNECT_ATTEMPTS = 4
 RECONNECT_BACKOFF = (0.0, 0.5, 1.0, 2.0)
 NOT_FOUND = 404  # AMQP reply code
+BATCH_WINDOW = 1000  # unconfirmed events of a batch at most, so the broker's confirms never pile up unread
 
 # One template connection per app and confirm mode: kombu's pools key on it, so every client of an app shares
 # one bounded, thread-safe pool of connections that is reset in forked children.
 _templates: weakref.WeakKeyDictionary[Any, dict[bool, Any]] = weakref.WeakKeyDictionary()
 
 
-def _template(app: Any, confirm: bool) -> Any:
+def _template(app: Any, *, confirm: bool) -> Any:
     per_app = _templates.setdefault(app, {})
     if confirm not in per_app:
         options = {"confirm_publish": True} if confirm else {}
@@ -134,7 +138,7 @@ class CeleryTransport:
         def on_return(_exc: Any, _exchange: Any, key: Any, _message: Any) -> None:
             returned.append(str(key))
 
-        template = _template(self.app, self.confirm)
+        template = _template(self.app, confirm=self.confirm)
         for attempt, pause in enumerate(RECONNECT_BACKOFF, start=1):
             if pause:  # even sleep(0) is a system call: the first try goes at once
                 time.sleep(pause)
@@ -189,12 +193,94 @@ class CeleryTransport:
             what=f"event {envelope.routing_key!r}",
             mandatory=self.unroutable != "ignore",
         )
-        if routed or self.unroutable == "ignore":
+        if not routed:
+            self._unroutable(envelope)
+
+    def _unroutable(self, envelope: Envelope) -> None:
+        if self.unroutable == "ignore":
             return
         text = f"no queue is bound to {envelope.routing_key!r}: event {envelope.event_id} reached no service"
         if self.unroutable == "raise":
             raise UnroutableError(text)
         logger.warning(text, extra={"routing_key": envelope.routing_key, "event_id": envelope.event_id})
+
+    def send_many(self, envelopes: Sequence[Envelope]) -> None:
+        """Publish events pipelined on one channel and wait once for all their confirms.
+
+        At most ``BATCH_WINDOW`` events are unconfirmed at a time. After a lost connection, the events not yet
+        confirmed are published again (with their event ids, so consumers can recognise a repeat), up to four
+        times. Without ``confirm`` the events are published and not waited for.
+
+        Raises:
+            BatchPublishError: events were refused (negative confirm), not confirmed in time, or the broker stayed
+                unreachable; ``unconfirmed`` names them (every other event reached the broker).
+        """
+        self._ensure_service()
+        batch = _Batch(envelopes)
+        for attempt, pause in enumerate(RECONNECT_BACKOFF, start=1):
+            if pause:
+                time.sleep(pause)
+            try:
+                self._pipeline(batch)
+            except ChannelError as exc:  # refused: trying again cannot help
+                batch.fail(f"the broker refused them: {describe(exc)}", exc)
+            except BROKER_ERRORS as exc:
+                if attempt == len(RECONNECT_BACKOFF):
+                    batch.fail(f"could not publish after {attempt} attempts: {describe(exc)}", exc)
+                unconfirmed = len(batch.pending)
+                logger.warning("batch publish interrupted (%s); re-sending %d events", describe(exc), unconfirmed)
+            else:
+                break
+        if batch.nacked:
+            batch.fail("the broker refused them (negative confirm)")
+        if batch.timed_out:
+            batch.fail(f"no confirm within {self.publish_timeout} s")
+        for env in batch.returned:
+            self._unroutable(env)
+
+    def _pipeline(self, batch: _Batch) -> None:
+        """Publish every pending envelope of ``batch`` on a fresh channel and collect the confirms."""
+        with connections[_template(self.app, confirm=False)].acquire(block=True, timeout=self.publish_timeout) as conn:
+            conn.ensure_connection(max_retries=1)  # a pooled connection the broker closed opens again here
+            channel = conn.channel()
+            try:
+                if self.confirm:
+                    channel.confirm_select()
+                    channel.events["basic_ack"].add(batch.on_ack)
+                    channel.events["basic_nack"].add(batch.on_nack)
+                channel.events["basic_return"].add(batch.on_return)
+                producer = Producer(channel, auto_declare=False)
+                maybe_declare(EVENTS_EXCHANGE, channel)
+                deadline = time.monotonic() + self.publish_timeout
+                batch.in_flight.clear()
+                for tag, env in enumerate(list(batch.pending.values()), start=1):
+                    msg = env.task_message(origin=origin())
+                    producer.publish(
+                        msg.body,
+                        exchange=EXCHANGE_NAME,
+                        routing_key=env.routing_key,
+                        headers=msg.headers,
+                        content_type=CONTENT_TYPE,
+                        content_encoding=CONTENT_ENCODING,
+                        delivery_mode=2,
+                        mandatory=self.unroutable != "ignore",
+                        **msg.properties,
+                    )
+                    if self.confirm:
+                        batch.in_flight[tag] = env.event_id
+                    else:
+                        del batch.pending[env.event_id]
+                    while len(batch.in_flight) >= BATCH_WINDOW and _drain(conn, deadline):
+                        pass
+                while batch.in_flight and _drain(conn, deadline):
+                    pass
+                batch.timed_out = bool(batch.in_flight)
+            except BROKER_ERRORS:
+                conn.collect()  # drop the socket; the pool opens a new one next time
+                raise
+            finally:
+                if channel.is_open:
+                    channel.close()
 
     def call(self, envelope: Envelope, timeout: float) -> Any:
         """Send an RPC request to the key's responder queue and wait for the reply."""
@@ -208,7 +294,8 @@ class CeleryTransport:
         msg = envelope.task_message(task_name=RPC_TASK_NAME, reply_to=app.thread_oid, origin=origin(), expires=timeout)
         task_id = msg.headers["id"]
         try:
-            with producers[_template(app, self.confirm)].acquire(block=True, timeout=self.publish_timeout) as p:
+            pool = producers[_template(app, confirm=self.confirm)]
+            with pool.acquire(block=True, timeout=self.publish_timeout) as p:
                 app.backend.on_task_call(p, task_id)
         except Exception as exc:  # the result backend is pluggable: any failure of it is a backend failure
             raise PublishError(f"the result backend cannot take the reply of {key!r}: {describe(exc)}") from exc
@@ -225,7 +312,8 @@ class CeleryTransport:
 
     def _check_responder(self, routing_key: str, queue: str) -> None:
         try:
-            with connections[_template(self.app, self.confirm)].acquire(block=True, timeout=self.publish_timeout) as c:
+            pool = connections[_template(self.app, confirm=self.confirm)]
+            with pool.acquire(block=True, timeout=self.publish_timeout) as c:
                 channel = c.channel()
                 try:
                     _, _, consumers = channel.queue_declare(queue, passive=True)
@@ -244,6 +332,54 @@ class CeleryTransport:
                 f"no worker is consuming {queue!r}, so nobody would answer {routing_key!r}; "
                 "start a worker of the responding service"
             )
+
+
+class _Batch:
+    """The state of one ``send_many``: events not yet confirmed, the delivery tags in flight, the outcomes."""
+
+    def __init__(self, envelopes: Sequence[Envelope]) -> None:
+        self.total = len(envelopes)
+        self.pending = {env.event_id: env for env in envelopes}  # not yet confirmed
+        self.in_flight: dict[int, str] = {}  # delivery tag on the current channel -> event id
+        self.nacked: list[str] = []
+        self.returned: list[Envelope] = []
+        self.timed_out = False
+
+    def _settle(self, tag: int, multiple: bool) -> list[str]:
+        tags = [t for t in self.in_flight if t <= tag] if multiple else [tag]
+        return [self.in_flight.pop(t) for t in tags if t in self.in_flight]
+
+    def on_ack(self, tag: int, multiple: bool) -> None:
+        for event_id in self._settle(tag, multiple):
+            self.pending.pop(event_id, None)
+
+    def on_nack(self, tag: int, multiple: bool) -> None:
+        self.nacked += self._settle(tag, multiple)
+
+    def on_return(self, _exc: Any, _exchange: Any, _key: Any, message: Any) -> None:
+        event_id = (message.headers or {}).get("tchu_event_id")
+        if event_id in self.pending and self.pending[event_id] not in self.returned:
+            self.returned.append(self.pending[event_id])
+
+    def fail(self, reason: str, cause: BaseException | None = None) -> NoReturn:
+        unconfirmed = list(self.pending)
+        raise BatchPublishError(
+            f"{len(unconfirmed)} of {self.total} events of the batch were not confirmed: {reason}; the others "
+            "reached the broker (BatchPublishError.unconfirmed names them)",
+            unconfirmed,
+        ) from cause
+
+
+def _drain(conn: Any, deadline: float) -> bool:
+    """Process the broker's frames (confirms, returns) until one arrives or ``deadline``; False once it passed."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return False
+    try:
+        conn.drain_events(timeout=remaining)
+    except TimeoutError:  # socket.timeout: no frame before the deadline
+        return False
+    return True
 
 
 def _reply(result: Any, routing_key: str, event_id: str, timeout: float) -> Any:

@@ -81,3 +81,17 @@ def get_messages(broker, queue: str) -> list[Any]:
         finally:
             sq.close()
     return out
+
+
+def declare(broker, name: str, *patterns: str, **arguments) -> None:
+    """A durable queue bound to ``tchu_events`` with ``patterns``, as a service of another deployment made it."""
+    from kombu import Connection, Exchange, Queue  # noqa: PLC0415
+
+    exchange = Exchange("tchu_events", type="topic", durable=True)
+    with Connection(broker.amqp_url) as conn:
+        channel = conn.default_channel
+        exchange(channel).declare()
+        queue = Queue(name, durable=True, queue_arguments=arguments or None)(channel)
+        queue.declare()
+        for pattern in patterns:
+            queue.bind_to(exchange, routing_key=pattern)

@@ -7,8 +7,7 @@ import signal
 import time
 
 import pytest
-from helpers import get_messages, publisher_app, queue_depth, seen, wait_seen
-from kombu import Connection, Exchange, Queue
+from helpers import declare, get_messages, publisher_app, queue_depth, seen, wait_seen
 
 from tchu import (
     PayloadError,
@@ -21,17 +20,6 @@ from tchu import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-def declare(broker, name: str, *patterns: str, **arguments) -> None:
-    exchange = Exchange("tchu_events", type="topic", durable=True)
-    with Connection(broker.amqp_url) as conn:
-        channel = conn.default_channel
-        exchange(channel).declare()
-        queue = Queue(name, durable=True, queue_arguments=arguments or None)(channel)
-        queue.declare()
-        for pattern in patterns:
-            queue.bind_to(exchange, routing_key=pattern)
 
 
 def test_a_worker_whose_set_up_fails_refuses_to_start_and_loses_nothing(broker, start_worker, client):

@@ -190,3 +190,81 @@ def test_an_empty_in_memory_transport_is_still_used() -> None:
     transport = CountingTransport()
     client = TchuClient(transport=transport, catalog=Catalog())
     assert client.transport is transport
+
+
+# --- batches ------------------------------------------------------------------------------------------------
+
+
+class BatchingTransport(RecordingTransport):
+    """Records each ``send_many`` call as one list."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[Envelope]] = []
+
+    def send_many(self, envelopes: list[Envelope]) -> None:
+        self.batches.append(list(envelopes))
+
+
+def test_publish_many_validates_everything_before_sending_anything() -> None:
+    transport = BatchingTransport()
+    catalog = Catalog()
+    catalog.register(
+        EventSchema("user.created", {"type": "object", "properties": {"email": {"type": "string", "format": "email"}}})
+    )
+    client = TchuClient(transport=transport, catalog=catalog)
+    good = ("user.created", {"user_id": 1, "email": "a@example.com"})
+    with pytest.raises(PayloadValidationError, match=r"\$\.email") as info:
+        client.publish_many([good, good, ("user.created", {"user_id": 3, "email": "nope"}), good])
+    assert "event 2 of the batch ('user.created'); nothing of the batch was sent" in info.value.__notes__
+    assert transport.batches == []
+    assert transport.sent == []
+
+
+def test_publish_many_sends_one_batch_and_returns_the_ids_in_order(client: TchuClient) -> None:
+    transport = BatchingTransport()
+    client = TchuClient(transport=transport, catalog=client.publisher.catalog)
+    ids = client.publish_many([("user.created", {"user_id": i, "email": "a@example.com"}) for i in range(3)])
+    (batch,) = transport.batches
+    assert [env.event_id for env in batch] == ids
+    assert [env.payload["user_id"] for env in batch] == [0, 1, 2]
+
+
+def test_nested_batches_send_once_when_the_outermost_ends(client: TchuClient) -> None:
+    transport = BatchingTransport()
+    client = TchuClient(transport=transport)
+    with client.batch():
+        client.publish("a.b", {})
+        with client.batch():
+            client.publish("a.c", {})
+        assert transport.batches == []
+    assert [[env.routing_key for env in batch] for batch in transport.batches] == [["a.b", "a.c"]]
+
+
+def test_a_transport_without_send_many_gets_the_batch_one_by_one(
+    client: TchuClient, transport: RecordingTransport
+) -> None:
+    with client.batch():
+        client.publish("a.b", {})
+        client.publish("a.c", {})
+        assert transport.sent == []
+    assert [env.routing_key for env in transport.sent] == ["a.b", "a.c"]
+
+
+def test_an_empty_batch_sends_nothing() -> None:
+    transport = BatchingTransport()
+    with TchuClient(transport=transport).batch():
+        pass
+    assert transport.batches == []
+
+
+def test_a_batch_belongs_to_its_thread(client: TchuClient, transport: RecordingTransport) -> None:
+    import threading  # noqa: PLC0415
+
+    with client.batch():
+        worker = threading.Thread(target=client.publish, args=("other.thread", {}))
+        worker.start()
+        worker.join()
+        assert [env.routing_key for env in transport.sent] == ["other.thread"]  # not held by this thread's batch
+        client.publish("this.thread", {})
+    assert [env.routing_key for env in transport.sent] == ["other.thread", "this.thread"]

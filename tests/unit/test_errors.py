@@ -12,6 +12,7 @@ import pytest
 import tchu
 from tchu import errors
 from tchu.errors import (
+    BatchPublishError,
     FieldProblem,
     HandlerError,
     HandlerFailure,
@@ -40,6 +41,7 @@ EXPECTED_TREE = [
     (MessageDecodeError, TchuError, ValueError),
     (SetupError, TchuError, ValueError),
     (PublishError, TchuError, ConnectionError),
+    (BatchPublishError, PublishError, None),
     (UnroutableError, PublishError, None),
     (HandlerError, TchuError, None),
     (NoHandlerError, TchuError, LookupError),
