@@ -37,5 +37,10 @@ def test_publish_bench_prints_a_table_and_json():
     assert lines[0].split() == ["figure", "implementation", "value", "x", "floor"]
     result = json.loads(lines[-1])
     assert set(result["results"]) == {"publish_no_confirm", "publish_confirm", "wire_bytes"}
-    assert set(result["results"]["publish_no_confirm"]) == {"raw kombu", "tchu publish", "celery send_task"}
+    assert set(result["results"]["publish_no_confirm"]) == {
+        "raw kombu",
+        "tchu publish",
+        "tchu batch, confirmed",
+        "celery send_task",
+    }
     assert all(v > 0 for rows in result["results"].values() for v in rows.values())

@@ -7,11 +7,13 @@ a delivered payload that does not match, handing it to no handler, and goes on c
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -150,11 +152,11 @@ def shop_worker(shop, start_worker):
 
 def test_typed_publish_reaches_a_typed_handler_in_a_worker(broker, shop_worker, shopgen, client):
     event_id = shopgen.publish_shop_item_added(
-        cart_id="0b6f3c3e-4a51-4b7e-9a8a-1c1f6f0b2d11",
+        cart_id=uuid.UUID("0b6f3c3e-4a51-4b7e-9a8a-1c1f6f0b2d11"),
         customer=shopgen.ShopItemAddedCustomer(email="ann@example.com", vip=True),
         lines=[shopgen.ShopItemAddedLinesItem(sku="A-1", price=shopgen.Price(cents=250, currency="EUR"))],
         channel="app",
-        added_at="2026-01-01T10:00:00Z",
+        added_at=dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC),
         client=client,
     )
     (record,) = wait_seen(broker, 1)
@@ -179,7 +181,7 @@ def test_publisher_refuses_an_invalid_payload_and_sends_nothing(broker, shop_wor
             customer=shopgen.ShopItemAddedCustomer(email="not-an-email"),
             lines=[],
             channel="web",
-            added_at="2026-01-01T10:00:00Z",
+            added_at=dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC),
             client=client,
         )
     paths = [path for path, _ in info.value.errors()]
