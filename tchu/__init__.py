@@ -33,6 +33,7 @@ from tchu.errors import (
 )
 from tchu.events import TchuEvent
 from tchu.router import Router, default_router, respond, subscribe
+from tchu.signing import SignatureError, Signer
 from tchu.topics import topic_matches
 
 __version__ = "0.1.0"
@@ -72,6 +73,8 @@ __all__ = [
     "Router",
     "Service",
     "SetupError",
+    "SignatureError",
+    "Signer",
     "TchuClient",
     "TchuError",
     "TchuEvent",

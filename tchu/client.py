@@ -10,6 +10,7 @@ from tchu.catalog import Catalog
 from tchu.envelope import Envelope
 from tchu.errors import SetupError, TchuError
 from tchu.publisher import DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_PAYLOAD_BYTES, Publisher, Transport
+from tchu.signing import Signer
 
 Unroutable = Literal["log", "raise", "ignore"]
 
@@ -30,6 +31,7 @@ class TchuClient:
             (the default), ``"raise"`` :class:`UnroutableError`, or ``"ignore"``.
         max_payload_bytes: the largest encoded payload :meth:`publish` sends (default 1 MiB).
         transport: a custom transport (for example an in-memory one); overrides ``celery_app``.
+        signer: a :class:`~tchu.signing.Signer` that signs every event and call (payload, context and identity).
 
     Example:
         >>> client = TchuClient()
@@ -47,6 +49,7 @@ class TchuClient:
         unroutable: Unroutable = "log",
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         transport: Transport | None = None,
+        signer: Signer | None = None,
     ) -> None:
         self.serializer = serializer
         if transport is None:
@@ -56,7 +59,7 @@ class TchuClient:
                 celery_app, confirm=confirm, publish_timeout=publish_timeout, unroutable=unroutable
             )
         self.transport: Transport = transport
-        self.publisher = Publisher(self.transport, catalog, max_payload_bytes=max_payload_bytes)
+        self.publisher = Publisher(self.transport, catalog, max_payload_bytes=max_payload_bytes, signer=signer)
 
     def publish(self, topic: str, data: Any, **kwargs: Any) -> str:
         """Validate ``data`` against ``topic``'s schema, publish it to every bound service, return its id.

@@ -17,6 +17,7 @@ from tchu.envelope import Envelope, to_json_value
 from tchu.errors import HandlerError, HandlerFailure, NoHandlerError, NoResponderError
 from tchu.idempotency import IdempotencyGuard
 from tchu.router import Router, default_router
+from tchu.signing import Signer
 
 logger = logging.getLogger("tchu.dispatch")
 
@@ -53,10 +54,12 @@ class Dispatcher:
         catalog: Catalog | None = None,
         *,
         idempotency: IdempotencyGuard | None = None,
+        signer: Signer | None = None,
     ) -> None:
         self.router = router if router is not None else default_router
         self.catalog = catalog if catalog is not None else default_catalog
         self.idempotency = idempotency
+        self.signer = signer
 
     def dispatch(
         self,
@@ -74,10 +77,14 @@ class Dispatcher:
         ``None`` when it is final.
 
         Raises:
+            SignatureError: the dispatcher has a signer and the event's signature is missing or wrong; no handler
+                ran.
             PayloadValidationError: the payload does not match the catalog; no handler ran.
             NoHandlerError: no handler matches (the queue is bound to a pattern nobody handles).
             HandlerError: one or more handlers raised; each was logged once, the rest ran.
         """
+        if self.signer is not None:
+            self.signer.verify(envelope)
         entry = self.catalog.get(envelope.routing_key)
         if entry is not None:
             entry.validate(envelope.payload)
@@ -118,9 +125,12 @@ class Dispatcher:
         Exceptions the responder raises propagate unchanged, for the adapter to send back to the caller.
 
         Raises:
+            SignatureError: the dispatcher has a signer and the request's signature is missing or wrong.
             PayloadValidationError: the request or the reply does not match the catalog.
             NoResponderError: this service has no responder for the key.
         """
+        if self.signer is not None:
+            self.signer.verify(envelope)
         entry = self.catalog.get(envelope.routing_key)
         if entry is not None:
             entry.validate(envelope.payload)

@@ -28,7 +28,8 @@ HEADER_EVENT_ID = "tchu_event_id"
 HEADER_CORRELATION_ID = "tchu_correlation_id"
 HEADER_PUBLISHED_AT = "tchu_published_at"
 HEADER_SCHEMA_VERSION = "tchu_schema_version"
-TCHU_HEADERS = (HEADER_EVENT_ID, HEADER_CORRELATION_ID, HEADER_PUBLISHED_AT, HEADER_SCHEMA_VERSION)
+HEADER_SIGNATURE = "tchu_signature"
+TCHU_HEADERS = (HEADER_EVENT_ID, HEADER_CORRELATION_ID, HEADER_PUBLISHED_AT, HEADER_SCHEMA_VERSION, HEADER_SIGNATURE)
 LEGACY_META_KEY = "_tchu_meta"
 _ABSENT = object()
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
@@ -123,6 +124,7 @@ class Envelope:
     published_at: str
     schema_version: int | None = None
     headers: Mapping[str, Any] = field(default_factory=dict)
+    signature: str | None = None  # tchu.signing's HMAC, when the publisher signs
 
     @classmethod
     def new(
@@ -157,6 +159,8 @@ class Envelope:
         }
         if self.schema_version is not None:
             headers[HEADER_SCHEMA_VERSION] = self.schema_version
+        if self.signature is not None:
+            headers[HEADER_SIGNATURE] = self.signature
         return headers
 
     def task_message(
@@ -246,6 +250,7 @@ class Envelope:
             published_at=_str_header(headers, HEADER_PUBLISHED_AT, raw) or "",
             schema_version=version,
             headers={k: headers[k] for k in TCHU_HEADERS if k in headers},
+            signature=_str_header(headers, HEADER_SIGNATURE, raw),
         )
 
 

@@ -6,6 +6,7 @@ payload its catalog rejects, so an invalid event is never half-sent.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -19,6 +20,7 @@ from tchu.catalog import Catalog, EventSchema, default_catalog
 from tchu.context import current_event_or_none
 from tchu.envelope import Envelope
 from tchu.errors import InvalidRoutingKeyError, PayloadError
+from tchu.signing import Signer
 
 logger = logging.getLogger("tchu.publish")
 
@@ -73,8 +75,10 @@ class Publisher:
         catalog: Catalog | None = None,
         *,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        signer: Signer | None = None,
     ) -> None:
         self.transport = transport
+        self.signer = signer
         self.catalog = catalog if catalog is not None else default_catalog
         self.max_payload_bytes = max_payload_bytes
         self._local = threading.local()  # the envelopes a batch() block of this thread holds
@@ -127,6 +131,8 @@ class Publisher:
             )
         if entry is not None:
             entry.validate(env.payload)
+        if self.signer is not None:
+            env = dataclasses.replace(env, signature=self.signer.sign(env))
         return env
 
     @contextmanager

@@ -34,6 +34,7 @@ from tchu.envelope import TASK_NAME
 from tchu.errors import PublishError, SetupError
 from tchu.idempotency import IdempotencyGuard
 from tchu.router import Router, default_router
+from tchu.signing import Signer
 
 logger = logging.getLogger("tchu.setup")
 
@@ -220,6 +221,7 @@ def setup_service(
     management_url: str | None = None,
     queue_type: str = "classic",
     idempotency: IdempotencyGuard | None = None,
+    signer: Signer | None = None,
 ) -> Service:
     """Set up a Celery app as tchu service ``service`` in one call.
 
@@ -230,7 +232,8 @@ def setup_service(
     instead of consuming. ``queue_type="quorum"`` makes the service queue and its dead-letter queue quorum
     queues (replicated; Celery 5.5+ detects them and turns off global QoS, which they do not support).
     ``idempotency`` (e.g. :class:`~tchu.idempotency.RedisIdempotency`) skips handlers that already completed a
-    redelivered event.
+    redelivered event. ``signer`` (:class:`~tchu.signing.Signer`) lets only correctly signed events and calls
+    reach the handlers; the others are dead-lettered (calls are answered with a ``RemoteError``).
 
     Example:
         >>> app = Celery("users", broker="amqp://guest:guest@localhost//")
@@ -261,7 +264,13 @@ def setup_service(
     svc.celery_queue = celery_queue
     services[app] = svc
     svc.dispatcher = create_topic_dispatcher(
-        app, router=router, catalog=catalog, queue=queue_name, queue_type=queue_type, idempotency=idempotency
+        app,
+        router=router,
+        catalog=catalog,
+        queue=queue_name,
+        queue_type=queue_type,
+        idempotency=idempotency,
+        signer=signer,
     )
     return svc
 

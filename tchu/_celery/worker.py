@@ -29,6 +29,7 @@ from tchu.errors import (
 )
 from tchu.idempotency import IdempotencyGuard
 from tchu.router import Router
+from tchu.signing import SignatureError, Signer
 
 logger = logging.getLogger("tchu.dispatch")
 
@@ -75,6 +76,9 @@ class WorkerRuntime:
             self.dispatcher.dispatch(
                 envelope, redelivered=bool(delivery.get("redelivered")), attempt=attempt, only=only
             )
+        except SignatureError as exc:
+            _log_rejected(envelope, "refused signature", exc)
+            self._finish(request, args, kwargs, [self._dlq_copy(request, reason=f"signature: {exc}")])
         except PayloadValidationError as exc:
             _log_rejected(envelope, "invalid payload", exc)
             self._finish(request, args, kwargs, [self._dlq_copy(request, reason=f"validation: {exc}")])
@@ -205,11 +209,14 @@ def create_topic_dispatcher(
     queue: str | None = None,
     queue_type: str = "classic",
     idempotency: IdempotencyGuard | None = None,
+    signer: Signer | None = None,
 ) -> Any:
     """Register the dispatcher task (and the RPC responder task) on ``celery_app`` and return the former.
 
     Same call as tchu-tchu 2.2.3's. ``serializer`` is accepted for that signature only: payloads are always
-    JSON. The task acks a message only after its handlers ran or it was dead-lettered to ``<queue>.dlq``; when
+    JSON. With a ``signer`` (:class:`~tchu.signing.Signer`) only correctly signed events reach the handlers;
+    others are dead-lettered. The task acks a message only after its handlers ran or it was dead-lettered to
+    ``<queue>.dlq``; when
     a worker starts, it also consumes the RPC queue of every ``@respond`` handler of the router. Calling it
     again for the same app replaces the earlier dispatcher.
 
@@ -218,7 +225,8 @@ def create_topic_dispatcher(
     """
     del serializer  # payloads are JSON on the wire; a custom serializer could not be read by other services
     app = celery_app
-    runtime = WorkerRuntime(app, Dispatcher(router, catalog, idempotency=idempotency), queue, queue_type)
+    dispatcher = Dispatcher(router, catalog, idempotency=idempotency, signer=signer)
+    runtime = WorkerRuntime(app, dispatcher, queue, queue_type)
     runtimes[app] = runtime
 
     # shared=False: the tasks belong to this app only; module-level bodies look the runtime up by their app, so

@@ -5,6 +5,7 @@ TCHU_TEST_HANDLERS     handler module to import (default handlers_<service>)
 TCHU_TEST_SETUP        "one-call" (default) or "manual" (tchu-tchu 2.2.3's hand-written queue config)
 TCHU_TEST_PATTERNS     comma-separated binding keys for the manual set-up
 TCHU_TEST_BACKEND      "redis" (default) or "rpc"
+TCHU_TEST_SIGNING_KEYS comma-separated key_id=secret pairs: only events signed with one of them are handled
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 
 from kombu import Exchange, Queue, binding
 
-from tchu import create_topic_dispatcher, setup_service
+from tchu import Signer, create_topic_dispatcher, setup_service
 from tchu._celery import new_app
 from tchu.idempotency import RedisIdempotency
 
@@ -49,10 +50,13 @@ else:
     guard = None
     if os.environ.get("TCHU_TEST_IDEMPOTENCY"):
         guard = RedisIdempotency(os.environ["TCHU_TEST_REDIS_URL"], prefix=PREFIX + "done:")
+    keys = os.environ.get("TCHU_TEST_SIGNING_KEYS")
+    signer = Signer(dict(pair.split("=", 1) for pair in keys.split(","))) if keys else None
     service = setup_service(
         app,
         SERVICE,
         handlers=[HANDLERS],
         queue_type=os.environ.get("TCHU_TEST_QUEUE_TYPE", "classic"),
         idempotency=guard,
+        signer=signer,
     )
