@@ -1,10 +1,12 @@
 """``python -m tchu``: operate a running tchu deployment.
 
-    python -m tchu dlq list QUEUE [--limit N]
+    python -m tchu dlq list QUEUE [--limit N] [--schemas DIR]
     python -m tchu dlq replay QUEUE [EVENT_ID ...] [--to service|exchange]
 
 The broker is ``--broker``, else ``TCHU_BROKER_URL``, else ``CELERY_BROKER_URL``, else a local RabbitMQ.
-Errors print as one line on stderr with exit status 1.
+Listed payloads show the fields the catalog marks sensitive (``"x-tchu-sensitive": true`` or ``writeOnly``) as
+``"***"``; the catalog is read from ``--schemas`` (default ``schemas`` when that folder exists). Errors print as
+one line on stderr with exit status 1.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from tchu.catalog import Catalog
+from tchu.catalog_files import load_catalog
 from tchu.errors import TchuError
 
 LOCAL_BROKER = "amqp://guest:guest@127.0.0.1:5672//"
@@ -28,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     listing = dlq.add_parser("list", help="print the entries of QUEUE.dlq, oldest first")
     listing.add_argument("queue", help="the service queue, e.g. users_queue")
     listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--schemas", type=Path, help="catalog folder, to mask sensitive fields (default: schemas)")
     again = dlq.add_parser("replay", help="send entries of QUEUE.dlq back")
     again.add_argument("queue", help="the service queue, e.g. users_queue")
     again.add_argument("event_ids", nargs="*", help="the events to send back (default: all)")
@@ -45,10 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = new_app("tchu-cli", broker)
     try:
         if args.action == "list":
+            catalog = _catalog(args.schemas)
             entries = dead_letters(app, args.queue, limit=args.limit)
             for entry in entries:
                 handlers = ",".join(entry.handlers) or "-"
-                payload = json.dumps(entry.payload, default=str)
+                schema = catalog.get(entry.routing_key)
+                payload = json.dumps(schema.mask(entry.payload) if schema else entry.payload, default=str)
                 print(f"{entry.event_id}  {entry.routing_key}  attempts={entry.attempts}  handlers={handlers}")
                 print(f"    reason: {entry.reason.splitlines()[0] if entry.reason else '-'}")
                 print(f"    payload: {payload}")
@@ -63,6 +71,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         app.close()
     return 0
+
+
+def _catalog(schemas: Path | None) -> Catalog:
+    """The catalog in ``schemas`` (or ``./schemas`` when it exists); empty without one."""
+    catalog = Catalog()
+    folder = schemas if schemas is not None else Path("schemas")
+    if schemas is None and not folder.is_dir():
+        return catalog
+    for entry in load_catalog(folder):
+        catalog.register(entry.event_schema())
+    return catalog
 
 
 if __name__ == "__main__":

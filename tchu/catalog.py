@@ -36,15 +36,24 @@ class EventSchema:
     deprecated: bool = False
     _check: Callable[[Any], None] = field(init=False, repr=False, compare=False)
     _check_response: Callable[[Any], None] | None = field(init=False, repr=False, compare=False)
+    _sensitive: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         sid = self.schema_id or str(self.schema.get("$id", f"schema of {self.routing_key}"))
         object.__setattr__(self, "schema_id", sid)
         object.__setattr__(self, "_check", _compile(self.routing_key, sid, self.schema))
+        object.__setattr__(self, "_sensitive", _marks_sensitive(self.schema))
         response = None
         if self.response is not None:
             response = _compile(self.routing_key, f"{sid}#/x-tchu/response", self.response)
         object.__setattr__(self, "_check_response", response)
+
+    def mask(self, payload: Any) -> Any:
+        """``payload`` with every sensitive value (``"x-tchu-sensitive": true`` or ``writeOnly``) as ``"***"``.
+
+        For logs and dead-letter listings; the payload itself is not changed.
+        """
+        return _masked(self.schema, self.schema, payload, MASK) if self._sensitive else payload
 
     def validate(self, payload: Any) -> None:
         """Raise :class:`PayloadValidationError` naming every failing field, or return."""
@@ -64,10 +73,13 @@ def _compile(routing_key: str, schema_id: str, schema: Mapping[str, Any]) -> Cal
     except (SchemaError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError, TypeError) as exc:
         raise SetupError(f"{schema_id} is not a valid JSON Schema (2020-12): {exc}") from exc
 
+    sensitive = _marks_sensitive(schema)
+
     def check(payload: Any) -> None:
         if validator.is_valid(payload):
             return
-        found = {_problem(e) for e in validator.iter_errors(payload)}
+        hidden = _masked(schema, schema, payload, _HIDDEN) if sensitive else None
+        found = {_problem(e, hidden) for e in validator.iter_errors(payload)}
         problems = sorted(found, key=lambda p: (p.path, p.message))
         raise PayloadValidationError(routing_key, schema_id, problems)
 
@@ -91,12 +103,87 @@ def json_path(parts: Iterable[str | int]) -> str:
     return path
 
 
-def _problem(error: jsonschema_rs.ValidationError) -> FieldProblem:
+def _problem(error: jsonschema_rs.ValidationError, hidden: Any) -> FieldProblem:
     parts = list(error.instance_path)
     kind = error.kind
     if isinstance(kind, jsonschema_rs.ValidationErrorKind.Required):
         return FieldProblem(json_path([*parts, str(kind.property)]), "is required")
+    if hidden is not None and _under_mask(hidden, parts):  # the message would quote the secret
+        keyword = type(kind).__name__
+        keyword = keyword[:1].lower() + keyword[1:]
+        return FieldProblem(json_path(parts), f"fails {keyword} (value hidden: a sensitive field)")
     return FieldProblem(json_path(parts), error.message)
+
+
+# --- sensitive fields ---------------------------------------------------------------------------------------
+
+MASK = "***"
+_HIDDEN = object()  # marks masked values while checking, so a real "***" in the data is not taken for one
+_SENSITIVE_KEYS = ("x-tchu-sensitive", "writeOnly")
+
+
+def _marks_sensitive(node: Any) -> bool:
+    if isinstance(node, Mapping):
+        return any(node.get(k) is True for k in _SENSITIVE_KEYS) or any(_marks_sensitive(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_marks_sensitive(v) for v in node)
+    return False
+
+
+def _resolve(root: Mapping[str, Any], node: Any) -> Any:
+    """``node`` with a local ``$ref`` (``#/$defs/...``) followed, a few levels deep."""
+    for _ in range(16):
+        ref = node.get("$ref") if isinstance(node, Mapping) else None
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            return node
+        target: Any = root
+        for escaped in ref[1:].split("/")[1:]:
+            part = escaped.replace("~1", "/").replace("~0", "~")
+            target = target.get(part) if isinstance(target, Mapping) else None
+        node = {**{k: v for k, v in node.items() if k != "$ref"}, **target} if isinstance(target, Mapping) else {}
+    return node
+
+
+def _masked(root: Mapping[str, Any], node: Any, value: Any, mask: Any) -> Any:
+    """``value`` with the parts the schema ``node`` marks sensitive replaced by ``mask``."""
+    node = _resolve(root, node)
+    if not isinstance(node, Mapping):
+        return value
+    if any(node.get(k) is True for k in _SENSITIVE_KEYS):
+        return mask
+    for combinator in ("allOf", "anyOf", "oneOf"):
+        for branch in node.get(combinator) or ():
+            value = _masked(root, branch, value, mask)
+    if isinstance(value, dict):
+        return {key: _masked(root, _property_schema(node, key), item, mask) for key, item in value.items()}
+    if isinstance(value, list):
+        prefix = node.get("prefixItems") or []
+        return [
+            _masked(root, prefix[i] if i < len(prefix) else node.get("items"), item, mask)
+            for i, item in enumerate(value)
+        ]
+    return value
+
+
+def _property_schema(node: Mapping[str, Any], key: str) -> Any:
+    """The schema ``node`` gives the property ``key``: its own, a matching pattern's, or additionalProperties."""
+    props = node.get("properties") or {}
+    if key in props:
+        return props[key]
+    patterns = node.get("patternProperties") or {}
+    return next((sub for pattern, sub in patterns.items() if re.search(pattern, key)), node.get("additionalProperties"))
+
+
+def _under_mask(hidden: Any, parts: list[str | int]) -> bool:
+    node = hidden
+    for part in parts:
+        if node is _HIDDEN:
+            return True
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return node is _HIDDEN
 
 
 class Catalog:

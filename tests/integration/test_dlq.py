@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -44,6 +45,29 @@ def test_list_shows_each_entry_and_leaves_the_queue_as_it_was(broker, start_work
     assert lines[3].startswith(second)
     assert lines[-1] == "2 dead-lettered event(s) in notifications_queue.dlq"
     assert queue_depth(broker, "notifications_queue.dlq") == 2
+
+
+def test_list_masks_the_fields_the_catalog_marks_sensitive(broker, start_worker, client, tmp_path):
+    dead_letter_two(broker, start_worker, client)
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    email = {"type": "string", "x-tchu-sensitive": True}
+    schema = {"type": "object", "properties": {"user_id": {"type": "integer"}, "email": email}}
+    (schemas / "user.created.json").write_text(json.dumps(schema))
+    out = cli(broker, "dlq", "list", "notifications_queue", "--schemas", str(schemas))
+    assert out.returncode == 0, out.stderr
+    assert "a@example.com" not in out.stdout
+    assert '"email": "***"' in out.stdout
+    assert '"user_id": 1' in out.stdout
+
+
+def test_list_with_a_catalog_that_does_not_lint_is_one_line_and_exit_1(broker, tmp_path):
+    (tmp_path / "user.created.json").write_text("{not json")
+    out = cli(broker, "dlq", "list", "notifications_queue", "--schemas", str(tmp_path))
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: ")
+    assert "user.created.json" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_replay_to_the_service_runs_its_handlers_again_for_the_chosen_event(broker, start_worker, client):

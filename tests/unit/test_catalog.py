@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -246,3 +247,81 @@ def test_catalogs_are_independent() -> None:
     assert two.keys() == []
     assert default_catalog.keys() == default_keys
     assert default_catalog.get("independent.key") is None
+
+
+# ------------------------------------------------------------------------------------------ sensitive fields
+
+SIGN_UP = EventSchema(
+    "user.signed_up",
+    {
+        "type": "object",
+        "$defs": {"Secret": {"type": "string", "minLength": 8, "x-tchu-sensitive": True}},
+        "properties": {
+            "email": {"type": "string", "format": "email"},
+            "password": {"type": "string", "minLength": 8, "writeOnly": True},
+            "token": {"$ref": "#/$defs/Secret"},
+            "cards": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "pan": {"type": "string", "pattern": "^[0-9]{16}$", "x-tchu-sensitive": True},
+                        "brand": {"type": "string"},
+                    },
+                },
+            },
+            "vault": {"type": "object", "additionalProperties": {"type": "string", "x-tchu-sensitive": True}},
+            "extra": {"type": "object", "patternProperties": {"^pin_": {"x-tchu-sensitive": True}}},
+            "both": {"allOf": [{"type": "object"}, {"properties": {"cvv": {"writeOnly": True}}}]},
+        },
+    },
+)
+
+
+def test_mask_hides_every_value_marked_sensitive_and_leaves_the_payload_alone() -> None:
+    payload = {
+        "email": "ann@example.com",
+        "password": "correct horse",
+        "token": "tok_12345678",
+        "cards": [{"pan": "4242424242424242", "brand": "visa"}],
+        "vault": {"a": "s1", "b": "s2"},
+        "extra": {"pin_main": 1234, "label": "x"},
+        "both": {"cvv": "123", "name": "Ann"},
+    }
+    original = json.loads(json.dumps(payload))
+    assert SIGN_UP.mask(payload) == {
+        "email": "ann@example.com",
+        "password": "***",
+        "token": "***",
+        "cards": [{"pan": "***", "brand": "visa"}],
+        "vault": {"a": "***", "b": "***"},
+        "extra": {"pin_main": "***", "label": "x"},
+        "both": {"cvv": "***", "name": "Ann"},
+    }
+    assert payload == original
+
+
+def test_a_schema_without_sensitive_fields_masks_nothing() -> None:
+    plain = EventSchema("a.b", {"type": "object", "properties": {"x": {"type": "string"}}})
+    payload = {"x": "visible"}
+    assert plain.mask(payload) is payload
+
+
+def test_validation_errors_never_quote_a_sensitive_value() -> None:
+    payload = {"email": "nope", "password": "hunter2", "token": "abc", "cards": [{"pan": "12-34"}]}
+    with pytest.raises(PayloadValidationError) as info:
+        SIGN_UP.validate(payload)
+    text = str(info.value)
+    for secret in ("hunter2", "abc", "12-34"):
+        assert secret not in text
+    assert dict(info.value.errors()) == {
+        "$.email": '"nope" is not a "email"',
+        "$.password": "fails minLength (value hidden: a sensitive field)",
+        "$.token": "fails minLength (value hidden: a sensitive field)",
+        "$.cards[0].pan": "fails pattern (value hidden: a sensitive field)",
+    }
+
+
+def test_a_plain_value_that_looks_like_the_mask_is_still_quoted() -> None:
+    with pytest.raises(PayloadValidationError, match=r'"\*\*\*" is not a "email"'):
+        SIGN_UP.validate({"email": "***"})
