@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import Iterable, Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NoReturn, TypeVar
 
 from amqp.exceptions import ChannelError, MessageNacked
 from celery.backends.base import DisabledBackend
@@ -45,6 +45,7 @@ DEFAULT_PUBLISH_TIMEOUT = 10.0
 RECONNECT_ATTEMPTS = 4
 RECONNECT_BACKOFF = (0.0, 0.5, 1.0, 2.0)
 NOT_FOUND = 404  # AMQP reply code
+T = TypeVar("T")
 BATCH_WINDOW = 1000  # unconfirmed events of a batch at most, so the broker's confirms never pile up unread
 
 # One template connection per app and confirm mode: kombu's pools key on it, so every client of an app shares
@@ -139,45 +140,38 @@ class CeleryTransport:
             returned.append(str(key))
 
         template = _template(self.app, confirm=self.confirm)
-        for attempt, pause in enumerate(RECONNECT_BACKOFF, start=1):
-            if pause:  # even sleep(0) is a system call: the first try goes at once
-                time.sleep(pause)
-            try:
-                with producers[template].acquire(block=True, timeout=self.publish_timeout) as producer:
-                    returns = producer.channel.events["basic_return"]
-                    returns.add(on_return)
-                    try:
-                        producer.publish(
-                            body,
-                            exchange=exchange,
-                            routing_key=routing_key,
-                            headers=headers,
-                            content_type=CONTENT_TYPE,
-                            content_encoding=CONTENT_ENCODING,
-                            delivery_mode=2,
-                            declare=list(declare),
-                            expiration=expiration,
-                            timeout=self.publish_timeout,
-                            confirm_timeout=self.publish_timeout,
-                            mandatory=mandatory,
-                            **properties,
-                        )
-                    except (*BROKER_ERRORS, MessageNacked):
-                        producer.connection.collect()  # drop the socket; the pool opens a new one next time
-                        raise
-                    finally:
-                        returns.discard(on_return)
-            except MessageNacked as exc:
-                raise PublishError(f"the broker refused {what} (negative confirm); it was not delivered") from exc
-            except ChannelError as exc:  # refused (not found, access, arguments): trying again cannot help
-                raise PublishError(f"the broker refused {what}: {describe(exc)}") from exc
-            except BROKER_ERRORS as exc:
-                if attempt == len(RECONNECT_BACKOFF):
-                    raise PublishError(f"could not publish {what} after {attempt} attempts: {describe(exc)}") from exc
-                logger.warning("publishing %s failed (%s); reconnecting", what, describe(exc))
-            else:
-                return not returned
-        return False  # not reached: the last attempt returns or raises
+
+        def attempt() -> bool:
+            with producers[template].acquire(block=True, timeout=self.publish_timeout) as producer:
+                returns = producer.channel.events["basic_return"]
+                returns.add(on_return)
+                try:
+                    producer.publish(
+                        body,
+                        exchange=exchange,
+                        routing_key=routing_key,
+                        headers=headers,
+                        content_type=CONTENT_TYPE,
+                        content_encoding=CONTENT_ENCODING,
+                        delivery_mode=2,
+                        declare=list(declare),
+                        expiration=expiration,
+                        timeout=self.publish_timeout,
+                        confirm_timeout=self.publish_timeout,
+                        mandatory=mandatory,
+                        **properties,
+                    )
+                except (*BROKER_ERRORS, MessageNacked):
+                    producer.connection.collect()  # drop the socket; the pool opens a new one next time
+                    raise
+                finally:
+                    returns.discard(on_return)
+            return not returned
+
+        try:
+            return _reconnecting(what, attempt, _publish_error)
+        except MessageNacked as exc:
+            raise PublishError(f"the broker refused {what} (negative confirm); it was not delivered") from exc
 
     def send(self, envelope: Envelope) -> None:
         """Publish an event to ``tchu_events`` under its routing key."""
@@ -217,20 +211,7 @@ class CeleryTransport:
         """
         self._ensure_service()
         batch = _Batch(envelopes)
-        for attempt, pause in enumerate(RECONNECT_BACKOFF, start=1):
-            if pause:
-                time.sleep(pause)
-            try:
-                self._pipeline(batch)
-            except ChannelError as exc:  # refused: trying again cannot help
-                batch.fail(f"the broker refused them: {describe(exc)}", exc)
-            except BROKER_ERRORS as exc:
-                if attempt == len(RECONNECT_BACKOFF):
-                    batch.fail(f"could not publish after {attempt} attempts: {describe(exc)}", exc)
-                unconfirmed = len(batch.pending)
-                logger.warning("batch publish interrupted (%s); re-sending %d events", describe(exc), unconfirmed)
-            else:
-                break
+        _reconnecting("a batch", lambda: self._pipeline(batch), batch.fail)  # each try sends what is unconfirmed
         if batch.nacked:
             batch.fail("the broker refused them (negative confirm)")
         if batch.timed_out:
@@ -332,6 +313,30 @@ class CeleryTransport:
                 f"no worker is consuming {queue!r}, so nobody would answer {routing_key!r}; "
                 "start a worker of the responding service"
             )
+
+
+def _reconnecting(what: str, operation: Callable[[], T], fail: Callable[[str, BaseException], NoReturn]) -> T:
+    """``operation()``, tried again on a lost connection up to four times with backoff.
+
+    A refusal (not found, access, arguments) is never tried again. ``fail`` raises the caller's error from the
+    reason and the broker's exception.
+    """
+    for attempt, pause in enumerate(RECONNECT_BACKOFF, start=1):
+        if pause:  # even sleep(0) is a system call: the first try goes at once
+            time.sleep(pause)
+        try:
+            return operation()
+        except ChannelError as exc:  # refused: trying again cannot help
+            fail(f"the broker refused {what}: {describe(exc)}", exc)
+        except BROKER_ERRORS as exc:
+            if attempt == len(RECONNECT_BACKOFF):
+                fail(f"could not publish {what} after {attempt} attempts: {describe(exc)}", exc)
+            logger.warning("publishing %s failed (%s); reconnecting", what, describe(exc))
+    raise AssertionError("not reached: the last attempt returns or fails")
+
+
+def _publish_error(reason: str, cause: BaseException) -> NoReturn:
+    raise PublishError(reason) from cause
 
 
 class _Batch:

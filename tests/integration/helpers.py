@@ -64,22 +64,15 @@ def queue_depth(broker, queue: str) -> int:
 
 
 def get_messages(broker, queue: str) -> list[Any]:
-    """Take every message from ``queue`` (kombu Message objects, acked)."""
+    """Take every message from ``queue`` (py-amqp messages), with basic.get: the queue is not redeclared, so its
+    arguments (length limits, quorum type) need not be repeated here."""
     from kombu import Connection  # noqa: PLC0415
 
     out = []
     with Connection(broker.amqp_url) as conn:
-        sq = conn.SimpleQueue(queue)
-        try:
-            while True:
-                try:
-                    msg = sq.get(timeout=1)
-                except sq.Empty:
-                    break
-                msg.ack()
-                out.append(msg)
-        finally:
-            sq.close()
+        channel = conn.default_channel
+        while (message := channel.basic_get(queue, no_ack=True)) is not None:
+            out.append(message)
     return out
 
 

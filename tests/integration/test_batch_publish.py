@@ -9,22 +9,11 @@ import time
 from collections import Counter
 
 import pytest
-from helpers import declare, publisher_app, queue_depth
-from kombu import Connection
+from helpers import declare, get_messages, publisher_app, queue_depth
 
 from tchu import BatchPublishError, TchuClient, UnroutableError
 
 pytestmark = pytest.mark.integration
-
-
-def take(broker, queue: str) -> list:
-    """Every message of ``queue`` (py-amqp messages), taken with basic.get: the queue is not redeclared."""
-    out = []
-    with Connection(broker.amqp_url) as conn:
-        channel = conn.default_channel
-        while (message := channel.basic_get(queue, no_ack=True)) is not None:
-            out.append(message)
-    return out
 
 
 def event_ids(messages) -> list[str]:
@@ -35,7 +24,7 @@ def test_a_batch_arrives_whole_and_in_order(broker, client):
     declare(broker, "audit", "audit.#")
     ids = client.publish_many([("audit.login", {"n": i}) for i in range(300)])
     assert len(set(ids)) == 300
-    messages = take(broker, "audit")
+    messages = get_messages(broker, "audit")
     assert event_ids(messages) == ids
     assert [m.delivery_info["routing_key"] for m in messages] == ["audit.login"] * 300
     assert all(m.properties["delivery_mode"] == 2 for m in messages)  # persistent, as single publishes are
@@ -48,7 +37,7 @@ def test_publishes_inside_a_batch_block_are_held_until_it_ends(broker, client):
         second = client.publish("audit.logout", {"n": 2})
         assert [env.event_id for env in held] == [first, second]
         assert queue_depth(broker, "audit") == 0
-    assert event_ids(take(broker, "audit")) == [first, second]
+    assert event_ids(get_messages(broker, "audit")) == [first, second]
 
 
 def test_a_batch_block_that_raises_sends_nothing(broker, client):
@@ -69,7 +58,7 @@ def test_events_the_broker_refuses_are_named_and_the_rest_delivered(broker, clie
     items = [("audit.login", {"n": i}) for i in range(12)]
     with pytest.raises(BatchPublishError, match=r"7 of 12 events of the batch were not confirmed: .*negative") as info:
         client.publish_many(items)
-    delivered = event_ids(take(broker, "small"))
+    delivered = event_ids(get_messages(broker, "small"))
     assert len(delivered) == 5
     assert set(info.value.unconfirmed).isdisjoint(delivered)
     assert len(info.value.unconfirmed) == 7
@@ -115,7 +104,7 @@ def test_without_confirms_a_batch_is_sent_and_not_waited_for(broker):
         deadline = time.monotonic() + 10
         while queue_depth(broker, "audit") < 100 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert event_ids(take(broker, "audit")) == ids
+        assert event_ids(get_messages(broker, "audit")) == ids
     finally:
         app.backend.client.connection_pool.disconnect()
         app.close()
@@ -138,6 +127,6 @@ def test_connections_closed_by_the_broker_mid_batch_lose_nothing(broker, client,
         published += client.publish_many([("audit.login", {"n": i}) for i in range(500)])  # and after
     closer.join()
     assert "re-sending" in caplog.text or "reconnecting" in caplog.text  # the broker did cut a connection
-    arrived = Counter(event_ids(take(broker, "audit")))
+    arrived = Counter(event_ids(get_messages(broker, "audit")))
     assert set(arrived) == set(published)  # nothing lost
     assert sum(arrived.values()) - len(published) <= 1000  # re-sent only what was unconfirmed when cut
