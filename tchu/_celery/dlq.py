@@ -29,14 +29,27 @@ class DeadLetter:
     headers: dict[str, Any] = field(repr=False)
 
 
-def _entry(message: Any) -> DeadLetter:
-    headers = dict(message.headers or {})
+def _task_body(message: Any) -> tuple[Any, str] | None:
+    """The payload and routing key of a JSON task message; None for anything else, which is never decoded."""
+    if message.properties.get("content_type") != CONTENT_TYPE:  # refused by the worker (pickle, ...)
+        return None
     try:
         args, kwargs, _ = json.loads(message.body)
         payload = json.loads(args[0]) if isinstance(args[0], str) else args[0]
-        routing_key = str(kwargs.get("routing_key") or headers.get("tchu_dlq_routing_key") or "")
+        return payload, str(kwargs.get("routing_key") or "")
     except (ValueError, TypeError, IndexError, AttributeError):
-        payload, routing_key = message.body, str(headers.get("tchu_dlq_routing_key") or "")
+        return None
+
+
+def _entry(message: Any) -> DeadLetter:
+    headers = dict(message.headers or {})
+    decoded = _task_body(message)
+    if decoded is None:
+        content_type = message.properties.get("content_type") or "no content type"
+        payload, routing_key = f"<{len(message.body)} bytes of {content_type}, not decoded>", ""
+    else:
+        payload, routing_key = decoded
+    routing_key = routing_key or str(headers.get("tchu_dlq_routing_key") or "")
     handlers = str(headers.get("tchu_dlq_handlers") or "")
     return DeadLetter(
         event_id=str(headers.get("tchu_event_id") or headers.get("id") or ""),

@@ -124,8 +124,11 @@ class CeleryTransport:
         expiration: float | None = None,
         what: str = "",
         mandatory: bool = False,
+        content_type: str = CONTENT_TYPE,
+        content_encoding: str = CONTENT_ENCODING,
     ) -> bool:
-        """Publish one persistent JSON message; reconnect and retry when the connection is lost.
+        """Publish one persistent message (JSON unless ``content_type`` says otherwise); reconnect and retry when
+        the connection is lost.
 
         Returns whether the message was routed: False when ``mandatory`` and the broker returned it (known with
         confirms only; without them it is reported True).
@@ -151,8 +154,8 @@ class CeleryTransport:
                         exchange=exchange,
                         routing_key=routing_key,
                         headers=headers,
-                        content_type=CONTENT_TYPE,
-                        content_encoding=CONTENT_ENCODING,
+                        content_type=content_type,
+                        content_encoding=content_encoding,
                         delivery_mode=2,
                         declare=list(declare),
                         expiration=expiration,

@@ -37,6 +37,8 @@ REQUEUE_PAUSE = 1.0  # seconds before a message whose dead-letter copy failed go
 MAX_REASON = 2000
 HEADER_ATTEMPT = "tchu_attempt"  # the run a retry copy is (the first delivery has none: 1)
 HEADER_ONLY = "tchu_only_handlers"  # a retry copy runs only these handlers
+DEFAULT_CONSUMER = "celery.worker.consumer:Consumer"
+TCHU_CONSUMER = "tchu._celery.consumer:TchuConsumer"  # dead-letters what Celery itself refuses
 
 
 class WorkerRuntime:
@@ -126,12 +128,20 @@ class WorkerRuntime:
         self, request: Any, *, reason: str, handlers: str = "", attempts: int = 1
     ) -> tuple[Any, dict[str, Any]]:
         """The dead-letter queue and the headers saying why the event is there."""
+        return self.dead_letter_target(
+            str((request.delivery_info or {}).get("routing_key") or ""), reason, handlers=handlers, attempts=attempts
+        )
+
+    def dead_letter_target(
+        self, routing_key: str, reason: str, *, handlers: str = "", attempts: int = 1
+    ) -> tuple[Any, dict[str, Any]]:
+        """``<queue>.dlq`` and the ``tchu_dlq_*`` headers of an entry: why, which handlers, how many attempts."""
         headers = {
             "tchu_dlq_reason": reason[:MAX_REASON],
             "tchu_dlq_handlers": handlers,
             "tchu_dlq_attempts": attempts,
             "tchu_dlq_queue": self.queue,
-            "tchu_dlq_routing_key": str((request.delivery_info or {}).get("routing_key") or ""),
+            "tchu_dlq_routing_key": routing_key,
             "tchu_dlq_at": _now(),
         }
         return dead_letter_queue(self.queue, self.queue_type), headers
@@ -216,9 +226,10 @@ def create_topic_dispatcher(
     Same call as tchu-tchu 2.2.3's. ``serializer`` is accepted for that signature only: payloads are always
     JSON. With a ``signer`` (:class:`~tchu.signing.Signer`) only correctly signed events reach the handlers;
     others are dead-lettered. The task acks a message only after its handlers ran or it was dead-lettered to
-    ``<queue>.dlq``; when
-    a worker starts, it also consumes the RPC queue of every ``@respond`` handler of the router. Calling it
-    again for the same app replaces the earlier dispatcher.
+    ``<queue>.dlq``; messages Celery itself refuses on the service queue (pickle, undecodable, unknown task) are
+    dead-lettered too, by :class:`~tchu._celery.consumer.TchuConsumer`, made the app's ``worker_consumer``
+    unless it names one of its own. When a worker starts, it also consumes the RPC queue of every ``@respond``
+    handler of the router. Calling it again for the same app replaces the earlier dispatcher.
 
     Example:
         >>> dispatcher = create_topic_dispatcher(app)
@@ -228,6 +239,8 @@ def create_topic_dispatcher(
     dispatcher = Dispatcher(router, catalog, idempotency=idempotency, signer=signer)
     runtime = WorkerRuntime(app, dispatcher, queue, queue_type)
     runtimes[app] = runtime
+    if app.conf.worker_consumer in (None, DEFAULT_CONSUMER):  # an app's own consumer class is left alone
+        app.conf.worker_consumer = TCHU_CONSUMER
 
     # shared=False: the tasks belong to this app only; module-level bodies look the runtime up by their app, so
     # two apps in one process each dispatch with their own, and registering again replaces without a warning

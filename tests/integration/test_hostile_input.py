@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
-import time
+import signal
 import uuid
 
 import pytest
-from helpers import queue_depth, seen, tally, wait_seen
+from helpers import declare, get_messages, queue_depth, seen, tally, wait_seen
+
+from tchu._celery import new_app
+from tchu._celery.dlq import dead_letters
 
 pytestmark = pytest.mark.integration
 
@@ -52,17 +56,13 @@ def _publish_raw(broker, routing_key: str, body: bytes, content_type: str, heade
         )
 
 
-def test_a_pickled_message_is_never_unpickled_and_the_worker_keeps_going(broker, start_worker, client, tmp_path):
+def test_a_pickled_message_is_never_unpickled_and_is_dead_lettered(broker, start_worker, client, tmp_path):
     """A Celery-shaped task message with a pickle body reaches the users service queue (bound to user.deleted).
 
     Unpickling the body would create ``marker`` (the test first unpickles a copy aimed at a probe file to show
-    it does): it is never created. The worker stays up and handles the next event. Observed: Celery refuses the
-    content type before tchu's dispatcher sees the message (tchu's apps accept JSON only) and logs at ERROR
-    ``Received invalid task message: Refusing to deserialize untrusted content of type pickle
-    (application/x-python-serialize)`` followed by ``The message has been ignored and discarded.`` and a
-    traceback. Celery rejects it without requeue (the queue's management stats count two deliveries, one ack,
-    no redelivery); the service queue has no dead-letter exchange, so the message is dropped: it is neither left
-    on ``users_queue`` nor copied to ``users_queue.dlq``. The log line is the only trace of it.
+    it does): it is never created. Celery refuses the content type before tchu's dispatcher sees the message
+    (tchu's apps accept JSON only); tchu's consumer copies the message, bytes unchanged, to ``users_queue.dlq``
+    with the reason, and acks it. The worker stays up and handles the next event.
     """
     probe = tmp_path / "probe.marker"
     (opened,), _, _ = pickle.loads(_pickled_task_body(probe))  # noqa: S301 -- proves the payload is live
@@ -72,15 +72,10 @@ def test_a_pickled_message_is_never_unpickled_and_the_worker_keeps_going(broker,
     body = _pickled_task_body(marker)
 
     worker = start_worker("svc", extra_env={"TCHU_TEST_SERVICE": "users"})
-    headers = {
-        "task": "tchu_tchu.dispatch_event",
-        "id": str(uuid.uuid4()),
-        "lang": "py",
-        "argsrepr": "",
-        "kwargsrepr": "",
-    }
+    task_id = str(uuid.uuid4())
+    headers = {"task": "tchu_tchu.dispatch_event", "id": task_id, "lang": "py", "argsrepr": "", "kwargsrepr": ""}
     _publish_raw(broker, "user.deleted", body, PICKLE, headers)
-    worker.wait_for("Refusing to deserialize untrusted content of type pickle", timeout=20)
+    worker.wait_for("refused message on users_queue", timeout=20)
 
     event_id = client.publish("user.deleted", {"user_id": 42})
     records = wait_seen(broker, 1, settle=1.0)
@@ -90,31 +85,68 @@ def test_a_pickled_message_is_never_unpickled_and_the_worker_keeps_going(broker,
 
     assert not marker.exists()
     assert worker.proc.poll() is None  # still running
-    out = worker.output()
-    refused = [line for line in out.splitlines() if "Received invalid task message" in line]
-    assert len(refused) == 1, refused
-    assert "ERROR/MainProcess" in refused[0]
-    assert f"Refusing to deserialize untrusted content of type pickle ({PICKLE})" in refused[0]
-    assert "The message has been ignored and discarded." in out
-    assert "undecodable event" not in out  # never reached tchu's dispatcher
     assert queue_depth(broker, "users_queue") == 0  # not requeued
-    assert queue_depth(broker, "users_queue.dlq") == 0  # not dead-lettered either
+    app = new_app("dlq-reader", broker.amqp_url)
+    try:
+        (listed,) = dead_letters(app, "users_queue")  # as `python -m tchu dlq list` shows it: not decoded
+    finally:
+        app.close()
+    assert listed.payload == f"<{len(body)} bytes of {PICKLE}, not decoded>"
+    assert listed.event_id == task_id
+    (entry,) = get_messages(broker, "users_queue.dlq")
+    assert entry.body == body  # byte for byte, never deserialized
+    assert entry.properties["content_type"] == PICKLE
+    assert entry.headers["id"] == task_id
+    assert entry.headers["tchu_dlq_routing_key"] == "user.deleted"
+    reason = entry.headers["tchu_dlq_reason"]
+    assert reason.startswith("refused: Refusing to deserialize untrusted content of type pickle"), reason
+    assert not marker.exists()
 
-    stats = _queue_stats_once(broker, "users_queue", delivered=2)
-    assert stats.get("ack", 0) == 1, stats  # only the good event was acked: the pickle one was rejected
-    assert stats.get("redeliver", 0) == 0, stats
+
+def _valid_task_headers(task: str = "tchu_tchu.dispatch_event") -> dict:
+    return {"task": task, "id": str(uuid.uuid4()), "lang": "py", "argsrepr": "", "kwargsrepr": ""}
 
 
-def _queue_stats_once(broker, queue: str, *, delivered: int, timeout: float = 20) -> dict:
-    """The queue's message stats once the management API counts ``delivered`` deliveries and an ack (they lag)."""
-    deadline = time.monotonic() + timeout
-    stats: dict = {}
-    while time.monotonic() < deadline:
-        stats = broker.management.request("GET", f"/queues/{broker.vhost}/{queue}").get("message_stats") or {}
-        if stats.get("deliver_get", 0) >= delivered and stats.get("ack", 0) >= 1:
-            return stats
-        time.sleep(0.5)
-    raise AssertionError(f"{queue}: management stats never showed {delivered} deliveries and an ack: {stats}")
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param((b"\xff{not json", "application/json", _valid_task_headers(), "refused: "), id="body-not-json"),
+        pytest.param((b"[]", "application/json", {"x": 1}, "refused: not a task message"), id="no-task-header"),
+        pytest.param(
+            (
+                json.dumps([["{}"], {"routing_key": "user.deleted"}, {}]).encode(),
+                "application/json",
+                _valid_task_headers("evil.run_shell"),
+                "refused: unknown task 'evil.run_shell'",
+            ),
+            id="unknown-task",
+        ),
+        pytest.param((b"a: 1", "application/x-yaml", _valid_task_headers(), "refused: "), id="yaml"),
+    ],
+)
+def test_what_celery_refuses_on_a_service_queue_is_dead_lettered_with_the_reason(broker, start_worker, client, case):
+    body, content_type, headers, reason = case
+    worker = start_worker("svc", extra_env={"TCHU_TEST_SERVICE": "users"})
+    _publish_raw(broker, "user.deleted", body, content_type, headers)
+    worker.wait_for("refused message on users_queue", timeout=20)
+    client.publish("user.deleted", {"user_id": 7})  # the worker carries on
+    wait_seen(broker, 1, settle=0.5)
+    (entry,) = get_messages(broker, "users_queue.dlq")
+    assert entry.body == body
+    assert entry.headers["tchu_dlq_reason"].startswith(reason), entry.headers["tchu_dlq_reason"]
+    assert entry.headers["tchu_dlq_queue"] == "users_queue"
+    assert queue_depth(broker, "users_queue") == 0
+    assert worker.proc.poll() is None
+
+
+def test_a_refused_message_whose_copy_fails_goes_back_to_its_queue(broker, start_worker):
+    declare(broker, "users_queue.dlq", **{"x-max-length": 0, "x-overflow": "reject-publish"})
+    env = {"TCHU_TEST_SERVICE": "users", "TCHU_TEST_SETUP": "manual", "TCHU_TEST_PATTERNS": "user.deleted"}
+    worker = start_worker("svc", extra_env=env)  # the manual set-up does not declare the dead-letter queue
+    _publish_raw(broker, "user.deleted", b"[]", "application/json", {"x": 1})
+    worker.wait_for("could not copy a refused message to users_queue.dlq", timeout=20)
+    worker.stop(signal.SIGKILL)
+    assert queue_depth(broker, "users_queue") == 1  # requeued, not lost
 
 
 def _write_bulk_handlers(folder, module: str) -> None:

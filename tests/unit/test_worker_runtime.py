@@ -30,7 +30,7 @@ from tchu._celery.worker import MAX_REASON, WorkerRuntime, create_topic_dispatch
 from tchu.catalog import Catalog, EventSchema
 from tchu.context import EventInfo, current_event
 from tchu.dispatch import Dispatcher
-from tchu.envelope import TASK_NAME
+from tchu.envelope import CONTENT_ENCODING, CONTENT_TYPE, TASK_NAME
 from tchu.errors import MessageDecodeError, PublishError, RemoteError
 from tchu.router import Router
 
@@ -117,7 +117,10 @@ class RecordingPublisher:
         expiration: float | None = None,
         what: str = "",
         mandatory: bool = False,
+        content_type: str = CONTENT_TYPE,
+        content_encoding: str = CONTENT_ENCODING,
     ) -> bool:
+        del content_type, content_encoding
         self.published.append(
             Published(
                 body, exchange, routing_key, dict(headers), dict(properties), list(declare), expiration, what, mandatory
@@ -681,6 +684,15 @@ def test_create_topic_dispatcher_registers_both_tasks_with_their_options(app: Ce
     assert RemoteError in tuple(respond.throws)
     assert respond.ignore_result is False
     assert worker.runtimes[app].queue == QUEUE
+
+
+def test_the_dispatcher_makes_tchus_consumer_the_workers_unless_the_app_has_its_own(app: Celery) -> None:
+    create_topic_dispatcher(app, router=Router(), catalog=Catalog(), queue=QUEUE)
+    assert app.conf.worker_consumer == "tchu._celery.consumer:TchuConsumer"
+    custom = Celery("custom-consumer", broker="memory://", set_as_current=False)
+    custom.conf.worker_consumer = "myproject.worker:Consumer"
+    create_topic_dispatcher(custom, router=Router(), catalog=Catalog(), queue=QUEUE)
+    assert custom.conf.worker_consumer == "myproject.worker:Consumer"
 
 
 def test_the_dispatcher_task_hands_deliveries_to_the_runtime(app: Celery) -> None:
