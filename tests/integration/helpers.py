@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections import Counter
 from typing import Any
@@ -88,3 +89,44 @@ def declare(broker, name: str, *patterns: str, **arguments) -> None:
         queue.declare()
         for pattern in patterns:
             queue.bind_to(exchange, routing_key=pattern)
+
+
+def publish_raw(broker, routing_key: str, body: bytes, content_type: str, headers: dict) -> None:
+    """Publish ``body`` as is (no serializer) to ``tchu_events``, confirmed by the broker."""
+    from kombu import Connection, Exchange, Producer  # noqa: PLC0415
+
+    exchange = Exchange("tchu_events", type="topic", durable=True)
+    with Connection(broker.amqp_url, transport_options={"confirm_publish": True}) as conn:
+        producer = Producer(conn.default_channel, exchange=exchange)
+        producer.publish(
+            body,
+            routing_key=routing_key,
+            serializer=None,
+            content_type=content_type,
+            content_encoding="binary",
+            headers=headers,
+            delivery_mode=2,
+            declare=[],
+            mandatory=True,
+        )
+
+
+def rabbitmqctl(*args: str) -> None:
+    """Run ``rabbitmqctl -q ARGS`` on the local node (for restarts: it affects every virtual host)."""
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
+
+
+def wait_for_management(broker, timeout: float = 60) -> None:
+    """Until the management API answers again, after a restart."""
+    from tchu._management import ManagementError  # noqa: PLC0415
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            broker.management.request("GET", "/overview")
+        except (ManagementError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+        else:
+            return

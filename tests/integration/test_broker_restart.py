@@ -6,36 +6,17 @@ messages stay), while a publisher keeps publishing and a real worker keeps consu
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections import Counter
 from typing import Self
 
 import pytest
-from helpers import seen
+from helpers import rabbitmqctl, seen, wait_for_management
 
 from tchu import PublishError
-from tchu._management import ManagementError
 
 pytestmark = pytest.mark.integration
-
-
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
-
-
-def wait_for_management(broker, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            broker.management.request("GET", "/overview")
-        except (ManagementError, OSError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-        else:
-            return
 
 
 class Traffic:

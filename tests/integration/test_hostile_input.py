@@ -9,7 +9,7 @@ import signal
 import uuid
 
 import pytest
-from helpers import declare, get_messages, queue_depth, seen, tally, wait_seen
+from helpers import declare, get_messages, publish_raw, queue_depth, seen, tally, wait_seen
 
 from tchu._celery import new_app
 from tchu._celery.dlq import dead_letters
@@ -36,26 +36,6 @@ def _pickled_task_body(marker) -> bytes:
     return pickle.dumps((args, {"routing_key": "user.deleted"}, {"callbacks": None, "errbacks": None}))
 
 
-def _publish_raw(broker, routing_key: str, body: bytes, content_type: str, headers: dict) -> None:
-    """Publish ``body`` as is (no serializer) to ``tchu_events``, confirmed by the broker."""
-    from kombu import Connection, Exchange, Producer  # noqa: PLC0415
-
-    exchange = Exchange("tchu_events", type="topic", durable=True)
-    with Connection(broker.amqp_url, transport_options={"confirm_publish": True}) as conn:
-        producer = Producer(conn.default_channel, exchange=exchange)
-        producer.publish(
-            body,
-            routing_key=routing_key,
-            serializer=None,
-            content_type=content_type,
-            content_encoding="binary",
-            headers=headers,
-            delivery_mode=2,
-            declare=[],
-            mandatory=True,
-        )
-
-
 def test_a_pickled_message_is_never_unpickled_and_is_dead_lettered(broker, start_worker, client, tmp_path):
     """A Celery-shaped task message with a pickle body reaches the users service queue (bound to user.deleted).
 
@@ -74,7 +54,7 @@ def test_a_pickled_message_is_never_unpickled_and_is_dead_lettered(broker, start
     worker = start_worker("svc", extra_env={"TCHU_TEST_SERVICE": "users"})
     task_id = str(uuid.uuid4())
     headers = {"task": "tchu_tchu.dispatch_event", "id": task_id, "lang": "py", "argsrepr": "", "kwargsrepr": ""}
-    _publish_raw(broker, "user.deleted", body, PICKLE, headers)
+    publish_raw(broker, "user.deleted", body, PICKLE, headers)
     worker.wait_for("refused message on users_queue", timeout=20)
 
     event_id = client.publish("user.deleted", {"user_id": 42})
@@ -127,7 +107,7 @@ def _valid_task_headers(task: str = "tchu_tchu.dispatch_event") -> dict:
 def test_what_celery_refuses_on_a_service_queue_is_dead_lettered_with_the_reason(broker, start_worker, client, case):
     body, content_type, headers, reason = case
     worker = start_worker("svc", extra_env={"TCHU_TEST_SERVICE": "users"})
-    _publish_raw(broker, "user.deleted", body, content_type, headers)
+    publish_raw(broker, "user.deleted", body, content_type, headers)
     worker.wait_for("refused message on users_queue", timeout=20)
     client.publish("user.deleted", {"user_id": 7})  # the worker carries on
     wait_seen(broker, 1, settle=0.5)
@@ -143,7 +123,7 @@ def test_a_refused_message_whose_copy_fails_goes_back_to_its_queue(broker, start
     declare(broker, "users_queue.dlq", **{"x-max-length": 0, "x-overflow": "reject-publish"})
     env = {"TCHU_TEST_SERVICE": "users", "TCHU_TEST_SETUP": "manual", "TCHU_TEST_PATTERNS": "user.deleted"}
     worker = start_worker("svc", extra_env=env)  # the manual set-up does not declare the dead-letter queue
-    _publish_raw(broker, "user.deleted", b"[]", "application/json", {"x": 1})
+    publish_raw(broker, "user.deleted", b"[]", "application/json", {"x": 1})
     worker.wait_for("could not copy a refused message to users_queue.dlq", timeout=20)
     worker.stop(signal.SIGKILL)
     assert queue_depth(broker, "users_queue") == 1  # requeued, not lost
