@@ -334,16 +334,16 @@ class _Bundle:
         if not self.loader.lint_def(path, target_doc):
             self.loader.unresolved = True  # reported once, in that file
             return ref
-        if _lookup(target_doc, fragment) is None:
+        if resolve_pointer(target_doc, fragment) is None:
             self.loader.problem(file, ptr, f"$ref {ref!r} does not resolve: no {fragment!r} in {target!r}")
             return ref
         return f"#/$defs/{self.embed(path, target_doc)}{fragment}"
 
     def local(self, ref: str, fragment: str, file: Path, prefix: str, *, ptr: str, doc: Any) -> str:
         """A ``#/...`` reference: into this document, or, for a response, into its event file's root."""
-        if _lookup(doc, fragment) is not None:
+        if resolve_pointer(doc, fragment) is not None:
             return prefix + fragment
-        if self.file_doc is not None and file == self.path and _lookup(self.file_doc, fragment) is not None:
+        if self.file_doc is not None and file == self.path and resolve_pointer(self.file_doc, fragment) is not None:
             host = {k: v for k, v in self.file_doc.items() if k != XTCHU}
             return f"#/$defs/{self.embed(file, host)}{fragment}"
         self.loader.problem(file, ptr, f"$ref {ref!r} does not resolve in this file")
@@ -377,7 +377,8 @@ def _stray(root: Path, path: Path) -> bool:
     return path.suffix in {".json", ".yaml", ".yml"} and (len(relative.parts) > 1 or path.suffix != ".json")
 
 
-def _lookup(doc: Any, fragment: str) -> Any:
+def resolve_pointer(doc: Any, fragment: str) -> Any:
+    """The value at JSON pointer ``fragment`` (``/a/0/b``, as after ``#`` in a ``$ref``) in ``doc``; None if absent."""
     node = doc
     for raw in fragment.split("/")[1:]:
         part = raw.replace("~1", "/").replace("~0", "~")
