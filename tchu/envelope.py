@@ -152,11 +152,9 @@ class Envelope:
 
     def tchu_headers(self) -> dict[str, Any]:
         """The headers tchu adds beside Celery's own."""
-        headers: dict[str, Any] = {
-            HEADER_EVENT_ID: self.event_id,
-            HEADER_CORRELATION_ID: self.correlation_id,
-            HEADER_PUBLISHED_AT: self.published_at,
-        }
+        headers: dict[str, Any] = {HEADER_EVENT_ID: self.event_id, HEADER_PUBLISHED_AT: self.published_at}
+        if self.correlation_id != self.event_id:  # a reader takes the event id when the header is absent
+            headers[HEADER_CORRELATION_ID] = self.correlation_id
         if self.schema_version is not None:
             headers[HEADER_SCHEMA_VERSION] = self.schema_version
         if self.signature is not None:
@@ -179,22 +177,23 @@ class Envelope:
         task_id = task_id or self.event_id
         kwargs: dict[str, str] = {"routing_key": self.routing_key}
         body = json.dumps([[self.body], kwargs, _EMBED], separators=(",", ":")).encode()
-        # Only what a Celery worker reads: the headers Celery itself sends as None or empty cost bytes on every
-        # event and mean their defaults anyway (workers read them with .get()).
+        # Only what a Celery worker reads: the headers Celery itself sends as None or empty, or as copies of the
+        # task id (root_id, the correlation_id property of a task nobody replies to), cost bytes on every event
+        # and mean their defaults anyway (workers read them with .get() and fall back to the task id).
         headers: dict[str, Any] = {
             "lang": "py",
             "task": task_name,
             "id": task_id,
-            "root_id": task_id,
             "origin": origin,
             "ignore_result": reply_to is None,
         }
         if expires is not None:
             headers["expires"] = _in(expires)
         headers.update(self.tchu_headers())
-        properties: dict[str, Any] = {"correlation_id": task_id}
+        properties: dict[str, Any] = {}
         if reply_to:
             properties["reply_to"] = reply_to
+            properties["correlation_id"] = task_id  # the result backend matches the reply by it
         return TaskMessage(body=body, headers=headers, properties=properties)
 
     @classmethod

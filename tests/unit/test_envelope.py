@@ -241,19 +241,29 @@ def test_task_message_headers_name_the_dispatcher_task_and_carry_tchu_metadata()
     headers = message.headers
     assert headers["task"] == TASK_NAME == "tchu_tchu.dispatch_event"
     assert headers["id"] == env.event_id
-    assert headers["root_id"] == env.event_id
+    assert "root_id" not in headers  # Celery falls back to the task id
     assert headers["lang"] == "py"
     assert headers["ignore_result"] is True
     assert headers[HEADER_EVENT_ID] == env.event_id
     assert headers[HEADER_CORRELATION_ID] == "corr-7"
     assert headers[HEADER_PUBLISHED_AT] == env.published_at
     assert headers[HEADER_SCHEMA_VERSION] == 4
-    assert message.properties == {"correlation_id": env.event_id}
+    assert message.properties == {}  # nobody replies to an event: no correlation id for a result backend
 
 
 def test_task_message_omits_the_version_header_when_there_is_none() -> None:
     headers = Envelope.new(KEY, {}).task_message().headers
     assert HEADER_SCHEMA_VERSION not in headers
+
+
+def test_a_correlation_id_equal_to_the_event_id_is_not_repeated_and_reads_back_the_same() -> None:
+    env = Envelope.new(KEY, {"a": 1})
+    assert env.correlation_id == env.event_id
+    message = env.task_message()
+    assert HEADER_CORRELATION_ID not in message.headers
+    args, task_kwargs, _, _ = wire(env)
+    back = Envelope.decode(args[0], task_kwargs["routing_key"], message.headers, message.headers["id"])
+    assert (back.event_id, back.correlation_id) == (env.event_id, env.event_id)
 
 
 def test_task_message_for_a_call_asks_for_the_result() -> None:
