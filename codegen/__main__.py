@@ -3,28 +3,36 @@
     python -m codegen [--schemas schemas] [--out generated] [--check]
     python -m codegen lint [--schemas schemas]
     python -m codegen stub PATTERN --service NAME [--schemas schemas] [--out generated] [--dest FILE] [--package P]
+    python -m codegen compat --against REF_OR_FOLDER [--schemas schemas] [--mode full] [--code DIR ...]
+                             [--allow FILE] [--json]
+    python -m codegen asyncapi [--schemas schemas] [--out asyncapi.json] [--code DIR ...]   (codegen.asyncapi)
+    python -m codegen catalog [--schemas schemas] [--out catalog.html] [--code DIR ...]     (codegen.catalog_page)
 
 Errors print as one line each (no traceback) and exit with status 1; ``--check`` exits 1 when the output
-differs from what the schemas generate, naming each stale, missing or extra file.
+differs from what the schemas generate, naming each stale, missing or extra file; ``compat`` exits 1 when a
+change would break a consumer or producer and is neither a version bump nor allow-listed (:mod:`codegen.compat`).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from codegen import compat
 from codegen.stub import stub
-from tchu.catalog_files import CatalogEntry, load_catalog
-from tchu.errors import TchuError
+from tchu.catalog_files import ALLOW_FILE, CatalogEntry, load_catalog
+from tchu.errors import SetupError, TchuError
 
 INSTALL_HINT = 'python -m codegen needs its extra: pip install "tchu[codegen]"'
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m codegen", description="Generate typed events from a catalog.")
-    parser.add_argument("command", nargs="?", choices=["generate", "lint", "stub"], default="generate")
+    parser.add_argument("command", nargs="?", choices=["generate", "lint", "stub", "compat"], default="generate")
     parser.add_argument("pattern", nargs="?", help="stub: the subscription pattern, e.g. 'user.*'")
     parser.add_argument("--schemas", default="schemas", type=Path, help="catalog folder (default: schemas)")
     parser.add_argument("--out", default="generated", type=Path, help="output package folder (default: generated)")
@@ -35,6 +43,15 @@ def _parser() -> argparse.ArgumentParser:
         "--package",
         help="stub: import path of the generated package (default: --out's folder name, under enclosing packages)",
     )
+    parser.add_argument("--against", help="compat: the baseline, a git ref (main, origin/main, HEAD~1) or a folder")
+    parser.add_argument(
+        "--mode", choices=compat.MODES, default="full", help="compat: unless x-tchu.compatibility says (default: full)"
+    )
+    parser.add_argument(
+        "--code", action="append", type=Path, help="compat: folder scanned for consumers and producers (default: .)"
+    )
+    parser.add_argument("--allow", type=Path, help=f"compat: allow-list file (default: <schemas>/{ALLOW_FILE})")
+    parser.add_argument("--json", action="store_true", help="compat: print the report as JSON")
     return parser
 
 
@@ -43,10 +60,22 @@ def _label(schemas: Path) -> str:
     return schemas.resolve().name or "schemas"
 
 
+EXPORTS = {"asyncapi": "codegen.asyncapi", "catalog": "codegen.catalog_page"}  # commands with parsers of their own
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in EXPORTS:
+        export: Any = importlib.import_module(EXPORTS[argv[0]])
+        return int(export.main(argv[1:]))
+    return _run(_parser().parse_args(argv))
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
+        if args.command == "compat":
+            return _compat(args)
         entries = load_catalog(args.schemas, label=_label(args.schemas))
         if args.command == "lint":
             print(f"{args.schemas}: {len(entries)} events, no problems")
@@ -60,6 +89,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError as exc:
         print(f"error: {INSTALL_HINT} ({exc})", file=sys.stderr)
         return 1
+
+
+def _compat(args: argparse.Namespace) -> int:
+    if not args.against:
+        raise SetupError("compat needs a baseline: --against <git ref or catalog folder>, e.g. --against main")
+    status, text = compat.run(
+        schemas=args.schemas,
+        label=_label(args.schemas),
+        against=args.against,
+        mode=args.mode,
+        code=args.code or [Path()],
+        allow=args.allow,
+        as_json=args.json,
+        cwd=Path.cwd(),
+    )
+    print(text)
+    return status
 
 
 def _generate(entries: list[CatalogEntry], args: argparse.Namespace) -> int:

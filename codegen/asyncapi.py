@@ -42,6 +42,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from codegen.consumers import discover
 from tchu.catalog_files import CatalogEntry, load_catalog
 from tchu.envelope import (
     CONTENT_ENCODING,
@@ -612,6 +613,27 @@ def add_catalog_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SERVICE=KEY[,KEY]",
         help="a service and the routing keys it publishes or calls (repeatable), e.g. web=user.validate",
     )
+    parser.add_argument(
+        "--code",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="a source folder scanned (never imported) for the services' subscriptions and publishes (repeatable)",
+    )
+
+
+def services_of(
+    args: argparse.Namespace, entries: Sequence[CatalogEntry]
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Consumers and producers from ``--consumes``/``--produces`` plus what a scan of ``--code`` finds."""
+    consumers = merge_services(args.consumes)
+    producers = merge_services(args.produces)
+    if args.code:
+        found = discover(args.code, routing_keys=[e.routing_key for e in entries])
+        consumers = merge_services([consumers, found.services()])
+        producers = merge_services([producers, found.producers()])
+    return consumers, producers
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -637,10 +659,9 @@ def merge_services(parts: Iterable[Mapping[str, Sequence[str]]]) -> dict[str, li
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
-    consumers = merge_services(args.consumes)
-    producers = merge_services(args.produces)
     try:
         entries = load_catalog(args.schemas, label=args.schemas.resolve().name or "schemas")
+        consumers, producers = services_of(args, entries)
         document = build(entries, consumers=consumers, producers=producers, title=args.title, version=args.api_version)
         warnings = unmatched(entries, consumers, producers)
     except TchuError as exc:  # CatalogError, InvalidPatternError: one line each, no traceback

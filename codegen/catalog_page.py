@@ -36,8 +36,8 @@ from codegen.asyncapi import (
     SERVICE_QUEUE_SUFFIX,
     Services,
     add_catalog_arguments,
-    merge_services,
     roles,
+    services_of,
 )
 from tchu.catalog_files import CatalogEntry, load_catalog, resolve_pointer
 from tchu.errors import TchuError
@@ -645,8 +645,6 @@ def _read_findings(path: Path) -> list[Mapping[str, Any]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
-    consumers = merge_services(args.consumes)
-    producers = merge_services(args.produces)
     findings = None
     if args.compat is not None:
         try:
@@ -656,6 +654,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     try:
         entries = load_catalog(args.schemas, label=args.schemas.resolve().name or "schemas")
+        consumers, producers = services_of(args, entries)
         page = render(entries, consumers=consumers, producers=producers, compat_history=findings, title=args.title)
     except TchuError as exc:  # CatalogError, InvalidPatternError: one line each, no traceback
         sys.stderr.write(f"error: {exc}\n")

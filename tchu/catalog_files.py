@@ -24,7 +24,10 @@ from tchu.naming import CATALOG_KEY, check_collisions
 
 DEFS_DIR = "_defs"
 XTCHU = "x-tchu"
-XTCHU_KEYS = frozenset({"kind", "response", "owner", "version", "deprecated", "description"})
+XTCHU_KEYS = frozenset({"kind", "response", "owner", "version", "deprecated", "description", "compatibility"})
+# how python -m codegen compat checks an event's changes (x-tchu.compatibility; the command's --mode otherwise)
+COMPAT_MODES = ("backward", "forward", "full", "backward_transitive", "forward_transitive", "full_transitive", "none")
+ALLOW_FILE = "compat-allow.json"  # the compatibility gate's allow-list, beside the events: not an event
 _META = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 INSTANCE_KEYWORDS = frozenset({"default", "examples", "const", "enum"})  # data, not schemas: no $ref inside
@@ -74,6 +77,7 @@ class CatalogEntry:
     description: str | None = None
     response: dict[str, Any] | None = None
     examples: tuple[Any, ...] = ()
+    compatibility: str | None = None
     digest: str = field(default="", compare=False)
 
     def event_schema(self) -> EventSchema:
@@ -109,7 +113,7 @@ def load_catalog(root: str | Path, *, label: str | None = None) -> list[CatalogE
     if not root.is_dir():
         raise CatalogError([Problem(label, "", "catalog folder does not exist")])
     loader = _Loader(root, label)
-    paths = sorted(root.glob("*.json"))
+    paths = sorted(p for p in root.glob("*.json") if p.name != ALLOW_FILE)
     if not paths:
         raise CatalogError([Problem(label, "", "no <routing_key>.json files: is this the catalog folder?")])
     for stray in sorted(p for p in root.rglob("*") if p.is_file() and _stray(root, p)):
@@ -196,6 +200,7 @@ class _Loader:
             description=meta.get("description") or doc.get("description"),
             response=response,
             examples=tuple(doc.get("examples", ())),
+            compatibility=meta.get("compatibility"),
         )
         entry = _with_digest(entry, meta)
         self.check_examples(path, entry)
@@ -255,6 +260,9 @@ class _Loader:
         for name, typ in (("owner", str), ("description", str), ("deprecated", bool)):
             if name in meta and not isinstance(meta[name], typ):
                 self.problem(path, f"{ptr}/{name}", f"{name} must be a {typ.__name__}")
+        if "compatibility" in meta and meta["compatibility"] not in COMPAT_MODES:
+            modes = ", ".join(COMPAT_MODES)
+            self.problem(path, f"{ptr}/compatibility", f"{meta['compatibility']!r} is not a mode; use one of {modes}")
         if isinstance(meta.get("response"), dict):
             for error in _META.iter_errors(meta["response"]):
                 where = f"{ptr}/response{pointer(error.absolute_path)}"
@@ -353,7 +361,7 @@ class _Bundle:
         if path in self.keys:
             return self.keys[path]
         title = target_doc.get("title") if isinstance(target_doc, dict) else None
-        base = title if isinstance(title, str) and title.isidentifier() else _pascal(path.stem)
+        base = title if isinstance(title, str) and title.isidentifier() else pascal_name(path.stem)
         key, n = base, 1
         while key in self.defs:
             n += 1
@@ -391,7 +399,8 @@ def resolve_pointer(doc: Any, fragment: str) -> Any:
     return node
 
 
-def _pascal(stem: str) -> str:
+def pascal_name(stem: str) -> str:
+    """The name a ``_defs/`` file without a usable ``title`` is embedded under: ``order_item`` -> ``OrderItem``."""
     return "".join(w.capitalize() for w in stem.replace("-", "_").split("_") if w) or "Definition"
 
 

@@ -26,6 +26,7 @@ from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT7
 
 from codegen import asyncapi
+from codegen.__main__ import main as codegen_main
 from codegen.asyncapi import build, main, roles
 from tchu.catalog_files import load_catalog
 from tchu.envelope import Envelope
@@ -514,3 +515,23 @@ def test_recursive_definitions_resolve(tmp_path: Path, spec_validator: Draft7Val
     tree.validate({"root": {"name": "a", "children": [{"name": "b", "children": []}]}})
     with pytest.raises(ValidationError, match="'name' is a required property"):
         tree.validate({"root": {"name": "a", "children": [{"children": []}]}})
+
+
+def test_python_m_codegen_asyncapi_scans_the_code_for_who_sends_and_receives(tmp_path: Path) -> None:
+    out = tmp_path / "asyncapi.json"
+    argv = ["asyncapi", "--schemas", str(ROOT / "schemas"), "--out", str(out), "--code", str(ROOT / "examples")]
+    assert codegen_main(argv) == 0
+    operations = json.loads(out.read_text(encoding="utf-8"))["operations"]
+    # examples/analytics subscribes to user.* and #; examples/notifications to user.created only
+    assert "analytics.receive.order.created" in operations
+    assert "notifications.receive.user.created" in operations
+    assert not any(name.startswith("notifications.receive.order.") for name in operations)
+
+
+def test_python_m_codegen_catalog_writes_the_page_with_the_scanned_consumers(tmp_path: Path) -> None:
+    out = tmp_path / "catalog.html"
+    argv = ["catalog", "--schemas", str(ROOT / "schemas"), "--out", str(out), "--code", str(ROOT / "examples")]
+    assert codegen_main(argv) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "notifications" in page
+    assert "analytics" in page
