@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from amqp.exceptions import AMQPError
 from celery import Celery, current_app
 from kombu.entity import Exchange, Queue
-from kombu.exceptions import KombuError
 
+from tchu._amqp import BROKER_ERRORS, EXCHANGE_NAME, describe, events_exchange, origin
 from tchu.errors import TchuError
 
-EXCHANGE_NAME = "tchu_events"
+__all__ = [
+    "BROKER_ERRORS",
+    "DLQ_SUFFIX",
+    "EXCHANGE_NAME",
+    "RPC_QUEUE_PREFIX",
+    "RPC_TASK_NAME",
+    "SETUP_ERRORS",
+    "dead_letter_queue",
+    "describe",
+    "events_exchange",
+    "new_app",
+    "origin",
+    "queue_arguments",
+    "resolve_app",
+    "retry_queue",
+    "rpc_queue",
+    "rpc_queue_name",
+]
+
 RPC_TASK_NAME = "tchu.rpc.respond"
 RPC_QUEUE_PREFIX = "tchu.rpc."
 DLQ_SUFFIX = ".dlq"
-BROKER_ERRORS: tuple[type[BaseException], ...] = (KombuError, OSError, AMQPError)
 SETUP_ERRORS: tuple[type[BaseException], ...] = (TchuError, *BROKER_ERRORS)
-
-
-def events_exchange() -> Any:
-    """The ``tchu_events`` topic exchange, durable, as tchu-tchu 2.x declares it."""
-    return Exchange(EXCHANGE_NAME, type="topic", durable=True)
 
 
 def rpc_queue_name(routing_key: str) -> str:
@@ -68,17 +78,6 @@ def retry_queue(service_queue: str, delay: float) -> Any:
 def resolve_app(app: Any = None) -> Any:
     """``app``, or Celery's current app when ``None``."""
     return app if app is not None else current_app._get_current_object()  # noqa: SLF001 -- Celery's own proxy API
-
-
-def origin() -> str:
-    """``pid@host`` of this process, as Celery writes it in the ``origin`` header."""
-    return f"{os.getpid()}@{os.uname().nodename}"
-
-
-def describe(exc: BaseException) -> str:
-    """``Type: message`` of an error, never empty (kombu and py-amqp raise some with no message)."""
-    text = str(exc) or str(exc.__cause__ or "") or "no detail from the broker"
-    return f"{type(exc).__name__}: {text}"
 
 
 def new_app(name: str, broker_url: str, *, backend: str | None = None, **conf: Any) -> Any:
