@@ -1,8 +1,9 @@
 """The Celery boundary: the only part of tchu that imports Celery (kombu alone is also imported by
 :mod:`tchu._amqp`, which publishes, and :mod:`tchu.serverless`, which publishes without a Celery app).
 
-``transport`` publishes envelopes over a Celery app's broker settings and makes RPC calls, ``worker`` holds the thin tasks that hand deliveries to a
-:class:`~tchu.dispatch.Dispatcher`, ``service`` declares a service's queue and bindings from its handlers.
+``transport`` publishes envelopes over a Celery app's broker settings and makes RPC calls, ``worker`` holds the
+thin tasks that hand deliveries to a :class:`~tchu.dispatch.Dispatcher`, ``service`` declares a service's queue
+and bindings from its handlers.
 Celery and kombu are untyped, so their values are ``Any`` here and typed at the functions' edges.
 """
 
