@@ -21,7 +21,8 @@ from kombu.messaging import Producer
 from kombu.pools import connections, producers
 
 from tchu.envelope import CONTENT_ENCODING, CONTENT_TYPE, Envelope
-from tchu.errors import BatchPublishError, PublishError, SetupError, UnroutableError
+from tchu.errors import BatchPublishError, PublishError, SetupError
+from tchu.publisher import report_unroutable
 
 logger = logging.getLogger("tchu.publish")
 
@@ -163,12 +164,7 @@ class AmqpPublisher:
             self._unroutable(envelope)
 
     def _unroutable(self, envelope: Envelope) -> None:
-        if self.unroutable == "ignore":
-            return
-        text = f"no queue is bound to {envelope.routing_key!r}: event {envelope.event_id} reached no service"
-        if self.unroutable == "raise":
-            raise UnroutableError(text)
-        logger.warning(text, extra={"routing_key": envelope.routing_key, "event_id": envelope.event_id})
+        report_unroutable(envelope, self.unroutable)
 
     def send_many(self, envelopes: Sequence[Envelope]) -> None:
         """Publish events pipelined on one channel and wait once for all their confirms.

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from tchu.catalog import Catalog, EventSchema, default_catalog
 from tchu.context import current_event_or_none
 from tchu.envelope import Envelope
-from tchu.errors import InvalidRoutingKeyError, PayloadError
+from tchu.errors import InvalidRoutingKeyError, PayloadError, UnroutableError
 from tchu.signing import Signer
 
 logger = logging.getLogger("tchu.publish")
@@ -46,6 +46,17 @@ def send_all(transport: Transport, envelopes: list[Envelope]) -> None:
         return
     for envelope in envelopes:
         transport.send(envelope)
+
+
+def report_unroutable(envelope: Envelope, unroutable: str) -> None:
+    """What a transport does with an event no queue is bound to: ``"log"`` a warning, ``"raise"``
+    :class:`UnroutableError`, or ``"ignore"``."""
+    if unroutable == "ignore":
+        return
+    text = f"no queue is bound to {envelope.routing_key!r}: event {envelope.event_id} reached no service"
+    if unroutable == "raise":
+        raise UnroutableError(text)
+    logger.warning(text, extra={"routing_key": envelope.routing_key, "event_id": envelope.event_id})
 
 
 _TCHU_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # noqa: PTH100, PTH120 -- compared with co_filename
