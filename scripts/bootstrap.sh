@@ -8,11 +8,3 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
-# the catalog page is tested in a real headless browser: Debian's Chromium, installed when missing
-if ! command -v chromium >/dev/null 2>&1; then
-    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-    else
-        echo "bootstrap: chromium is missing; install it (apt-get install chromium) for the catalog page tests" >&2
-    fi
-fi

@@ -203,6 +203,27 @@ class Router:
         with self._lock:
             return sorted({s.pattern.pattern for s in self._subs})
 
+    def of_modules(self, modules: Iterable[str]) -> Router:
+        """A new router with the subscriptions and responders of this one whose handlers are defined in
+        ``modules`` (dotted names; a handler's id is ``module.qualname``): one service's share of a process that
+        imported the handlers of several, as the in-memory broker runs them."""
+        prefixes = tuple(f"{module}." for module in modules)
+        out = Router()
+        for sub in self.subscriptions():
+            if sub.handler_id.startswith(prefixes):
+                out.add(
+                    sub.pattern,
+                    sub.handler,
+                    name=sub.name,
+                    handler_id=sub.handler_id,
+                    metadata=sub.metadata,
+                    retry=sub.retry,
+                )
+        for resp in self.responders():
+            if resp.handler_id.startswith(prefixes):
+                out.respond(resp.routing_key, handler_id=resp.handler_id)(resp.handler)
+        return out
+
     def clear(self) -> None:
         """Forget every subscription and responder."""
         with self._lock:

@@ -305,3 +305,17 @@ def test_a_fresh_router_is_independent_of_default_router() -> None:
     assert default_router.handlers_for("independence.test") == ()
     assert default_router.responder_for("independence.call") is None
     assert Router().subscriptions() == ()
+
+
+def test_of_modules_keeps_only_the_handlers_defined_in_those_modules() -> None:
+    router = Router()
+    router.add("user.*", lambda _: None, handler_id="shop.users.subscribers.track")
+    router.add("#", lambda _: None, handler_id="shop.analytics.subscribers.count", retry=None)
+    router.add("user.created", lambda _: None, handler_id="shop.users.subscribers_extra.other")
+    router.respond("user.validate", handler_id="shop.users.subscribers.validate")(lambda _: {})
+    router.respond("order.total", handler_id="shop.orders.subscribers.total")(lambda _: {})
+    users = router.of_modules(["shop.users.subscribers"])
+    assert [s.handler_id for s in users.subscriptions()] == ["shop.users.subscribers.track"]
+    assert [r.routing_key for r in users.responders()] == ["user.validate"]
+    assert users.patterns() == ["user.*"]
+    assert router.of_modules([]).subscriptions() == ()
