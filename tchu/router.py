@@ -155,7 +155,10 @@ class Router:
 
     def include_router(self, other: Router) -> None:
         """Add every subscription and responder of ``other`` to this router."""
-        for sub in other.subscriptions():
+        self._take(other.subscriptions(), other.responders())
+
+    def _take(self, subs: Iterable[Subscription], responders: Iterable[Responder]) -> None:
+        for sub in subs:
             self.add(
                 sub.pattern,
                 sub.handler,
@@ -164,7 +167,7 @@ class Router:
                 metadata=sub.metadata,
                 retry=sub.retry,
             )
-        for resp in other.responders():
+        for resp in responders:
             self.respond(resp.routing_key, handler_id=resp.handler_id)(resp.handler)
 
     def handlers_for(self, routing_key: str) -> tuple[Subscription, ...]:
@@ -209,19 +212,10 @@ class Router:
         imported the handlers of several, as the in-memory broker runs them."""
         prefixes = tuple(f"{module}." for module in modules)
         out = Router()
-        for sub in self.subscriptions():
-            if sub.handler_id.startswith(prefixes):
-                out.add(
-                    sub.pattern,
-                    sub.handler,
-                    name=sub.name,
-                    handler_id=sub.handler_id,
-                    metadata=sub.metadata,
-                    retry=sub.retry,
-                )
-        for resp in self.responders():
-            if resp.handler_id.startswith(prefixes):
-                out.respond(resp.routing_key, handler_id=resp.handler_id)(resp.handler)
+        out._take(
+            (sub for sub in self.subscriptions() if sub.handler_id.startswith(prefixes)),
+            (resp for resp in self.responders() if resp.handler_id.startswith(prefixes)),
+        )
         return out
 
     def clear(self) -> None:
