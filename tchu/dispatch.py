@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from tchu import observability
 from tchu.catalog import Catalog, default_catalog
 from tchu.context import EventInfo, handling
 from tchu.envelope import Envelope, to_json_value
@@ -104,17 +106,23 @@ class Dispatcher:
                 ran.append(sub.handler_id)
                 continue
             payload = envelope.payload if shared else copy.deepcopy(envelope.payload)
-            with handling(info, sub.handler_id):
+            started = time.perf_counter()
+            with handling(info, sub.handler_id), observability.handle_span(envelope, sub.handler_id) as span:
                 try:
                     sub.handler(payload)
                 except Exception as exc:  # noqa: BLE001 -- isolation: one handler's failure must not stop the others
+                    observability.span_failed(span, exc)
+                    observability.metrics().failed(envelope.routing_key, sub.handler_id, time.perf_counter() - started)
                     retry_in = sub.retry.delay(exc, attempt) if sub.retry is not None else None
                     _log_failure(envelope, sub.handler_id, attempt, retry_in, exc)
                     failures.append(HandlerFailure(sub.handler_id, type(exc).__name__, str(exc), retry_in))
                     continue
+            seconds = time.perf_counter() - started
+            observability.metrics().handled(envelope.routing_key, sub.handler_id, seconds)
             if guard is not None:
                 guard.mark_completed(sub.handler_id, envelope.event_id)
             ran.append(sub.handler_id)
+            _log_handled(envelope, sub.handler_id, seconds)
         if failures:
             raise HandlerError(envelope.routing_key, envelope.event_id, failures)
         return Delivery(envelope.routing_key, envelope.event_id, tuple(ran))
@@ -137,12 +145,36 @@ class Dispatcher:
         responder = self.router.responder_for(envelope.routing_key)
         if responder is None:
             raise NoResponderError(f"this service has no responder for {envelope.routing_key!r}")
-        with handling(event_info(envelope), responder.handler_id):
-            result = responder.handler(envelope.payload)
+        with (
+            handling(event_info(envelope), responder.handler_id),
+            observability.handle_span(envelope, responder.handler_id) as span,
+        ):
+            try:
+                result = responder.handler(envelope.payload)
+            except Exception as exc:
+                observability.span_failed(span, exc)
+                raise
         reply = to_json_value(f"reply of {responder.handler_id} for {envelope.routing_key!r}", result)
         if entry is not None:
             entry.validate_response(reply)
         return reply
+
+
+def _log_handled(envelope: Envelope, handler: str, seconds: float) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "handler %s handled %s (event %s) in %.1f ms",
+            handler,
+            envelope.routing_key,
+            envelope.event_id,
+            seconds * 1000,
+            extra={
+                "routing_key": envelope.routing_key,
+                "event_id": envelope.event_id,
+                "correlation_id": envelope.correlation_id,
+                "handler": handler,
+            },
+        )
 
 
 def _log_failure(envelope: Envelope, handler: str, attempt: int, retry_in: float | None, exc: Exception) -> None:

@@ -29,7 +29,18 @@ HEADER_CORRELATION_ID = "tchu_correlation_id"
 HEADER_PUBLISHED_AT = "tchu_published_at"
 HEADER_SCHEMA_VERSION = "tchu_schema_version"
 HEADER_SIGNATURE = "tchu_signature"
-TCHU_HEADERS = (HEADER_EVENT_ID, HEADER_CORRELATION_ID, HEADER_PUBLISHED_AT, HEADER_SCHEMA_VERSION, HEADER_SIGNATURE)
+HEADER_TRACEPARENT = "traceparent"  # W3C trace context, set when OpenTelemetry is installed (tchu.observability)
+HEADER_TRACESTATE = "tracestate"
+TCHU_HEADERS = (
+    HEADER_EVENT_ID,
+    HEADER_CORRELATION_ID,
+    HEADER_PUBLISHED_AT,
+    HEADER_SCHEMA_VERSION,
+    HEADER_SIGNATURE,
+    HEADER_TRACEPARENT,
+    HEADER_TRACESTATE,
+)
+MAX_TRACE_HEADER = 512  # longer trace context is ignored, never an error: tracing must not fail an event
 LEGACY_META_KEY = "_tchu_meta"
 _ABSENT = object()
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
@@ -125,6 +136,8 @@ class Envelope:
     schema_version: int | None = None
     headers: Mapping[str, Any] = field(default_factory=dict)
     signature: str | None = None  # tchu.signing's HMAC, when the publisher signs
+    traceparent: str | None = None  # W3C trace context of the publish (tchu.observability)
+    tracestate: str | None = None
 
     @classmethod
     def new(
@@ -159,6 +172,10 @@ class Envelope:
             headers[HEADER_SCHEMA_VERSION] = self.schema_version
         if self.signature is not None:
             headers[HEADER_SIGNATURE] = self.signature
+        if self.traceparent is not None:
+            headers[HEADER_TRACEPARENT] = self.traceparent
+            if self.tracestate:
+                headers[HEADER_TRACESTATE] = self.tracestate
         return headers
 
     def task_message(
@@ -250,7 +267,15 @@ class Envelope:
             schema_version=version,
             headers={k: headers[k] for k in TCHU_HEADERS if k in headers},
             signature=_str_header(headers, HEADER_SIGNATURE, raw),
+            traceparent=_trace_header(headers, HEADER_TRACEPARENT),
+            tracestate=_trace_header(headers, HEADER_TRACESTATE),
         )
+
+
+def _trace_header(headers: Mapping[str, Any], name: str) -> str | None:
+    """A trace context header as sent, or None when absent or malformed (tracing never fails an event)."""
+    value = headers.get(name)
+    return value if isinstance(value, str) and 0 < len(value) <= MAX_TRACE_HEADER else None
 
 
 def _str_header(headers: Mapping[str, Any], name: str, raw: bytes | str | None) -> str | None:

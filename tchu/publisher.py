@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from tchu import observability
 from tchu.catalog import Catalog, EventSchema, default_catalog
 from tchu.context import current_event_or_none
 from tchu.envelope import Envelope
@@ -168,6 +169,8 @@ class Publisher:
             self._local.held = None
         if held:
             send_all(self.transport, held)
+            for env in held:
+                observability.metrics().published(env.routing_key)
             logger.debug("published a batch of %d events", len(held))
 
     def publish(
@@ -177,9 +180,11 @@ class Publisher:
         env = self.envelope(routing_key, data, correlation_id=correlation_id, schema=schema)
         held: list[Envelope] | None = getattr(self._local, "held", None)
         if held is not None:
-            held.append(env)
+            held.append(observability.with_trace_context(env))
             return env.event_id
-        self.transport.send(env)
+        with observability.publish_span(env) as traced:
+            self.transport.send(traced)
+        observability.metrics().published(env.routing_key)
         logger.debug(
             "published %s (event %s)",
             env.routing_key,
@@ -203,7 +208,8 @@ class Publisher:
     ) -> Any:
         """Validate and send an RPC request; return the responder's reply, checked against the catalog."""
         env = self.envelope(routing_key, data, correlation_id=correlation_id, schema=schema)
-        reply = self.transport.call(env, timeout)
+        with observability.publish_span(env) as traced:
+            reply = self.transport.call(traced, timeout)
         entry = schema or self.catalog.get(routing_key)
         if entry is not None:
             entry.validate_response(reply)

@@ -200,3 +200,26 @@ def start_worker(broker: Broker, tmp_path: Path) -> Iterator[object]:
             w.proc.send_signal(signal.SIGQUIT)
     for w in workers:
         w.stop()
+
+
+_SPAN_EXPORTER: list[object] = []
+
+
+@pytest.fixture
+def span_exporter():
+    """OpenTelemetry's SDK recording this process's spans in memory (installed once: the provider is global)."""
+    from opentelemetry import trace  # noqa: PLC0415 -- only the tracing tests need it
+    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: PLC0415
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: PLC0415
+
+    if not _SPAN_EXPORTER:
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        _SPAN_EXPORTER.append(exporter)
+    exporter = _SPAN_EXPORTER[0]
+    exporter.clear()
+    yield exporter
+    exporter.clear()

@@ -21,7 +21,7 @@ from typing import Any
 from celery.worker.consumer import Consumer
 
 from tchu._celery.common import EXCHANGE_NAME, SETUP_ERRORS, describe
-from tchu._celery.worker import REQUEUE_PAUSE, runtimes
+from tchu._celery.worker import REQUEUE_PAUSE, count_dead_letter, runtimes
 
 logger = logging.getLogger("tchu.dispatch")
 
@@ -78,6 +78,7 @@ class TchuConsumer(Consumer):  # type: ignore[misc]  # Celery is untyped
             time.sleep(REQUEUE_PAUSE)  # no hot loop while the broker refuses the copy
             message.reject_log_error(logger, self.connection_errors, requeue=True)
             return True
+        count_dead_letter(extra)
         logger.error("refused message on %s (routing key %r), dead-lettered: %s", queue_name, routing_key, why)
         message.ack_log_error(logger, self.connection_errors)
         return True

@@ -28,6 +28,7 @@ from tchu.errors import (
     RemoteError,
 )
 from tchu.idempotency import IdempotencyGuard
+from tchu.observability import metrics, reason_kind
 from tchu.router import Router
 from tchu.signing import SignatureError, Signer
 
@@ -177,7 +178,15 @@ class WorkerRuntime:
                 logger.critical("could not copy %s to %s, requeued: %s", request.id, queue.name, describe(exc))
                 time.sleep(REQUEUE_PAUSE)  # no hot loop while the broker refuses the copy
                 raise Reject(f"copying to {queue.name} failed: {exc}", requeue=True) from exc
+            count_dead_letter(extra)
         raise Ignore  # copied and logged: nothing more to report, and the message is acked
+
+
+def count_dead_letter(headers: dict[str, Any]) -> None:
+    """Report a confirmed dead-letter copy (headers with ``tchu_dlq_reason``) to the metrics; others are not."""
+    reason = headers.get("tchu_dlq_reason")
+    if reason is not None:
+        metrics().dead_lettered(str(headers.get("tchu_dlq_routing_key") or ""), reason_kind(str(reason)))
 
 
 def _retry_headers(request: Any) -> tuple[int, frozenset[str] | None]:

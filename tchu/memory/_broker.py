@@ -30,6 +30,7 @@ from tchu.errors import (
 from tchu.idempotency import IdempotencyGuard
 from tchu.memory._service import DeadLetter, MemoryService, RetryRecord
 from tchu.memory._wire import RPC_TASK_NAME, RefusedMessageError, raw_payload, read_task_message
+from tchu.observability import metrics, reason_kind
 from tchu.publisher import report_unroutable
 from tchu.router import Router
 from tchu.signing import SignatureError, Signer
@@ -331,6 +332,7 @@ class MemoryBroker:
             message=delivery.message,
         )
         delivery.service.dead_letters.append(entry)
+        metrics().dead_lettered(delivery.routing_key, reason_kind(reason))
 
 
 class MemoryTransport:

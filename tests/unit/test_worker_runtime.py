@@ -759,3 +759,25 @@ def test_two_apps_each_dispatch_with_their_own_runtime() -> None:
     create_topic_dispatcher(app2, router=two, catalog=Catalog(), queue="two_queue")
     run_task(app2.tasks[TASK_NAME], FakeRequest(), PAYLOAD_JSON, routing_key=KEY)
     assert seen == ["two"]
+
+
+def test_a_confirmed_dead_letter_is_counted_by_the_kind_of_its_reason(
+    runtime: WorkerRuntime, router: Router, publisher: RecordingPublisher
+) -> None:
+    from prometheus_client import CollectorRegistry  # noqa: PLC0415
+
+    from tchu import observability  # noqa: PLC0415
+
+    registry = CollectorRegistry()
+    observability.enable_prometheus(registry)
+    try:
+        router.add("order.*", lambda _: None, handler_id="svc.orders")
+        with pytest.raises(Ignore):
+            deliver(runtime)  # no handler for user.created
+        publisher.error = OperationalError("the broker refused the copy")
+        with pytest.raises(Reject):
+            deliver(runtime)  # the copy failed: requeued, not counted
+    finally:
+        observability.disable_metrics()
+    labels = {"routing_key": KEY, "reason": "no handler"}
+    assert registry.get_sample_value("tchu_events_dead_lettered_total", labels) == 1
