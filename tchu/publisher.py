@@ -182,6 +182,11 @@ class Publisher:
         if held is not None:
             held.append(observability.with_trace_context(env))
             return env.event_id
+        self.send(env)
+        return env.event_id
+
+    def send(self, env: Envelope) -> None:
+        """Send an envelope made by :meth:`envelope` (validated already), traced, counted and logged."""
         with observability.publish_span(env) as traced:
             self.transport.send(traced)
         observability.metrics().published(env.routing_key)
@@ -195,7 +200,6 @@ class Publisher:
                 "correlation_id": env.correlation_id,
             },
         )
-        return env.event_id
 
     def call(
         self,

@@ -1,0 +1,1 @@
+"""The orders app: orders placed through the API, announced as tchu events once committed."""
