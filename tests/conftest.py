@@ -64,7 +64,7 @@ def services() -> ManagementAPI:
     if missing:
         pytest.fail(
             f"{' and '.join(missing)} not reachable on {AMQP_HOST}; run the tests with scripts/test, "
-            "which starts them, or start them yourself (docker compose up -d)",
+            "which starts them, or start them yourself (docker compose up -d rabbitmq redis)",
             pytrace=False,
         )
     return ManagementAPI.for_broker(f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}//")
