@@ -636,9 +636,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _read_findings(path: Path) -> list[Mapping[str, Any]]:
+    """The findings of ``python -m codegen compat --json`` output, or of a plain JSON list of them."""
     data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, dict) and "findings" in data:
+        data = data["findings"]
     if not isinstance(data, list) or not all(isinstance(f, dict) for f in data):
-        raise ValueError("must hold a JSON list of findings (objects with event, pointer, rule, old, new, ...)")
+        raise ValueError(
+            "must hold the output of python -m codegen compat --json, or a JSON list of findings (objects with "
+            "event, pointer, rule, old, new, ...)"
+        )
     return data
 
 

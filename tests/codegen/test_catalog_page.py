@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from catalog_support import catalog, write
 
+from codegen.__main__ import main as codegen_main
 from codegen.catalog_page import Field, fields, main, render
 from tchu.catalog_files import load_catalog
 from tchu.errors import InvalidPatternError
@@ -507,7 +508,7 @@ def test_main_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     bad = tmp_path / "compat.json"
     bad.write_text('{"findings": 1}', encoding="utf-8")
     assert main(["--schemas", str(ROOT / "schemas"), "--out", str(out), "--compat", str(bad)]) == 1
-    assert "must hold a JSON list of findings" in capsys.readouterr().err
+    assert "must hold the output of python -m codegen compat --json" in capsys.readouterr().err
     assert main(["--schemas", str(ROOT / "schemas"), "--out", str(out), "--consumes", "a=#.x*"]) == 1
     assert "wildcards match whole words only" in capsys.readouterr().err
     assert not out.exists()
@@ -687,3 +688,22 @@ def test_the_browser_check_names_the_install_command(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(pytest.fail.Exception, match=re.escape(INSTALL)):
         find_browser(tmp_path / "profile")
+
+
+def test_the_compat_gates_json_report_is_read_as_the_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = tmp_path / "base"
+    shutil.copytree(ROOT / "schemas", base)
+    changed = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", changed)
+    doc = json.loads((changed / "user.created.json").read_text(encoding="utf-8"))
+    doc["required"].append("created_at")
+    (changed / "user.created.json").write_text(json.dumps(doc), encoding="utf-8")
+    report = tmp_path / "report.json"
+    codegen_main(["compat", "--schemas", str(changed), "--against", str(base), "--code", str(tmp_path), "--json"])
+    report.write_text(capsys.readouterr().out, encoding="utf-8")
+    out = tmp_path / "catalog.html"
+    assert main(["--schemas", str(changed), "--out", str(out), "--compat", str(report)]) == 0
+    history = section(parse(out.read_text(encoding="utf-8")), "user.created")
+    assert "property-now-required" in history.text()
