@@ -167,9 +167,13 @@ def _python_files(root: Path) -> Iterator[Path]:
 
 
 def _setups(tree: ast.Module) -> Iterator[tuple[str, tuple[str, ...]]]:
-    """``(service, handler modules)`` of each ``setup_service`` call with a literal service name."""
+    """``(service, handler modules)`` of each ``setup_service`` call with a literal service name, and of each
+    ``tchu.contrib.django.setup(app, service="...")`` (its handler modules are found at run time, so the files
+    of its folder are the service's)."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _func_name(node) == "setup_service":
+        if isinstance(node, ast.Call) and _func_name(node) in {"setup_service", "setup"}:
+            if _func_name(node) == "setup" and _keyword(node, "service") is None:
+                continue  # another library's setup()
             name = _literal(node.args[1]) if len(node.args) > 1 else _keyword(node, "service")
             if name is None:
                 continue

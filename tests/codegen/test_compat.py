@@ -469,7 +469,8 @@ def write_code(root: Path) -> Path:
 
 
 def test_examples_consumers_and_producers() -> None:
-    code = discover([ROOT / "examples"], routing_keys=["user.created", "user.deleted", "user.validate"])
+    keys = ["user.created", "user.deleted", "user.validate", "order.payment.completed"]
+    code = discover([ROOT / "examples"], routing_keys=keys)
     assert code.consumers_of("user.created") == ["analytics", "notifications"]
     assert code.consumers_of("user.deleted") == ["analytics", "users"]
     assert code.consumers_of("user.validate", rpc=True) == ["users"]
@@ -477,6 +478,8 @@ def test_examples_consumers_and_producers() -> None:
     assert code.producers_of("user.validate", rpc=True) == ["demo"]
     assert code.services()["analytics"] == ("#", "user.*")
     assert code.services()["notifications"] == ("user.created",)
+    # examples/django_orders: tchu.contrib.django.setup(app, service="orders") names the service of its folder
+    assert code.consumers_of("order.payment.completed") == ["analytics", "orders"]
 
 
 def test_code_scan_of_a_small_tree(tmp_path: Path) -> None:
