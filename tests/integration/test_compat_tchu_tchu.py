@@ -1,7 +1,8 @@
 """Wire compatibility with an unchanged tchu-tchu 2.2.3 from PyPI, both ways, with real processes.
 
-tchu-tchu runs in its own virtualenvs (cached beside the repository, see :func:`_ensure_venv`) that do not
-contain tchu; its services and publishers get ``tests/support`` on their path and nothing else:
+tchu-tchu runs in its own virtualenvs (cached beside the repository, built by :mod:`bench.legacy`, which the
+benchmarks share) that do not contain tchu; its services and publishers get ``tests/support`` on their path
+and nothing else:
 
 * ``tests/support/legacy_svc.py``: a tchu-tchu 2.2.3 service configured exactly as its README's manual
   configuration, run as ``<venv>/bin/python -m celery -A legacy_svc worker``; its handlers record what they
@@ -16,21 +17,16 @@ wire format it is about (tchu headers absent from 2.x messages, ``_tchu_meta`` p
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import shutil
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import kombu
 import pytest
 from helpers import get_messages, queue_depth, tally, wait_seen
+
+from bench.legacy import TCHU_TCHU_223, LegacyRelease, LegacyVenvError, ensure_venv
 
 ROOT = Path(__file__).resolve().parents[2]
 SUPPORT = ROOT / "tests" / "support"
@@ -39,35 +35,6 @@ SUPPORT = ROOT / "tests" / "support"
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 
-@dataclass(frozen=True)
-class LegacyRelease:
-    """A tchu-tchu release installed in its own virtualenv, with pinned dependencies."""
-
-    version: str
-    pins: tuple[tuple[str, str], ...]  # (distribution, version) checked on reuse
-    extra: tuple[str, ...] = ()  # further requirements, any version
-    imports: tuple[str, ...] = ("tchu_tchu", "celery", "kombu")
-
-    @property
-    def path(self) -> Path:
-        return ROOT / f".venv-tchu-tchu-{self.version}"
-
-    @property
-    def python(self) -> Path:
-        return self.path / "bin" / "python"
-
-    def requirements(self) -> list[str]:
-        return [f"{dist}=={version}" for dist, version in self.pins] + list(self.extra)
-
-
-# Celery 5.5.3 was current when tchu-tchu 2.2.3 came out (October 2025), so the legacy fleet also runs on an
-# older Celery than tchu's own venv: the messages cross Celery versions as they would in a real migration.
-TCHU_TCHU_223 = LegacyRelease(
-    "2.2.3",
-    pins=(("tchu-tchu", "2.2.3"), ("celery", "5.5.3")),
-    extra=("redis>=5,<9",),
-    imports=("tchu_tchu", "celery", "kombu", "redis"),
-)
 TCHU_TCHU_3X = LegacyRelease("3.0.4", pins=(("tchu-tchu", "3.0.4"), ("celery", "5.5.3")))
 
 PAYLOAD = {
@@ -90,86 +57,12 @@ USER_EVENTS = [
 # ----------------------------------------------------------------------------------- legacy virtualenvs
 
 
-def _clean_env() -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"):
-        env.pop(name, None)
-    return env
-
-
-def _venv_problem(release: LegacyRelease) -> str | None:
-    """None when ``release``'s venv imports tchu-tchu with the pinned versions and cannot import tchu."""
-    if not release.python.exists():
-        return f"{release.python} does not exist"
-    code = (
-        "import importlib, importlib.metadata as m, importlib.util, json, sys\n"
-        "mods = sys.argv[1].split(',')\n"
-        "for mod in mods: importlib.import_module(mod)\n"
-        "dists = sys.argv[2].split(',')\n"
-        "print(json.dumps({'versions': {d: m.version(d) for d in dists},"
-        " 'tchu': importlib.util.find_spec('tchu') is not None}))\n"
-    )
-    dists = [dist for dist, _ in release.pins]
-    try:
-        proc = subprocess.run(
-            [str(release.python), "-c", code, ",".join(release.imports), ",".join(dists)],
-            env=_clean_env(),
-            cwd=release.path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"cannot run {release.python}: {exc}"
-    if proc.returncode != 0:
-        return f"import check failed:\n{proc.stderr[-3000:]}"
-    found = json.loads(proc.stdout.strip().splitlines()[-1])
-    if found["tchu"]:
-        return "tchu is importable in it"
-    wrong = {d: v for d, v in found["versions"].items() if v != dict(release.pins)[d]}
-    return f"wrong versions installed: {wrong}" if wrong else None
-
-
-def _run_or_fail(cmd: list[str], what: str, timeout: float) -> None:
-    try:
-        proc = subprocess.run(cmd, env=_clean_env(), capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.fail(f"cannot {what}: {exc}", pytrace=False)
-    if proc.returncode != 0:
-        pytest.fail(
-            f"cannot {what} (exit {proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}",
-            pytrace=False,
-        )
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with path.open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)  # two test runs must not build the same venv at once
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _ensure_venv(release: LegacyRelease) -> LegacyRelease:
-    """Reuse ``release``'s cached venv when valid, else (re)create it with ``python -m venv`` and pip."""
-    with _locked(release.path.parent / f"{release.path.name}.lock"):
-        problem = _venv_problem(release)
-        if problem is None:
-            return release
-        shutil.rmtree(release.path, ignore_errors=True)
-        _run_or_fail([sys.executable, "-m", "venv", str(release.path)], f"create {release.path}", 300)
-        _run_or_fail(
-            [str(release.python), "-m", "pip", "install", "--no-input", *release.requirements()],
-            f"install {release.requirements()} into {release.path}",
-            900,
-        )
-        problem = _venv_problem(release)
-        if problem is not None:
-            pytest.fail(f"the tchu-tchu {release.version} venv {release.path} is unusable: {problem}")
-    return release
+    """The release's cached venv (see :func:`bench.legacy.ensure_venv`); the session fails when it is unusable."""
+    try:
+        return ensure_venv(release)
+    except LegacyVenvError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")
