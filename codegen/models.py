@@ -11,6 +11,7 @@ import ast
 import copy
 import hashlib
 import json
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -218,8 +219,31 @@ def generate_models(entries: list[CatalogEntry]) -> Models:
     return _parse(source, wanted)
 
 
-def _parse(source: str, wanted: set[str]) -> Models:
-    tree = ast.parse(source)
+class _Source:
+    """Generated source read back by node position, split into lines once (``ast.get_source_segment`` splits the
+    whole text again on every call, which made reading a large catalog's models quadratic)."""
+
+    def __init__(self, text: str) -> None:
+        # the lines as the parser counts them: only \r\n, \r and \n end a line
+        self.lines: list[str] = re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z", text)
+
+    def segment(self, node: ast.expr | ast.stmt, *, padded: bool = False) -> str | None:
+        """What ``ast.get_source_segment(text, node, padded=padded)`` returns."""
+        end_lineno, end_col = node.end_lineno, node.end_col_offset
+        if end_lineno is None or end_col is None:
+            return None
+        first, last, col = node.lineno - 1, end_lineno - 1, node.col_offset
+        if first == last:
+            return self.lines[first].encode()[col:end_col].decode()
+        head = self.lines[first].encode()
+        padding = "".join(c if c in "\f\t" else " " for c in head[:col].decode()) if padded else ""
+        middle = self.lines[first + 1 : last]
+        return padding + head[col:].decode() + "".join(middle) + self.lines[last].encode()[:end_col].decode()
+
+
+def _parse(text: str, wanted: set[str]) -> Models:
+    tree = ast.parse(text)
+    source = _Source(text)
     imports: dict[str, set[str]] = {}
     body: list[str] = []
     fields: dict[str, list[Field]] = {}
@@ -234,10 +258,10 @@ def _parse(source: str, wanted: set[str]) -> Models:
             continue  # a module docstring
         if ROOT_CLASS in _bound(node):
             continue
-        segment = ast.get_source_segment(source, node, padded=True)
+        segment = source.segment(node, padded=True)
         if segment is None:
             raise ValueError(f"cannot read back generated node {ast.dump(node)[:80]}")
-        decorators = "".join(f"@{ast.get_source_segment(source, d)}\n" for d in getattr(node, "decorator_list", []))
+        decorators = "".join(f"@{source.segment(d)}\n" for d in getattr(node, "decorator_list", []))
         body.append(decorators + segment)
         if isinstance(node, ast.ClassDef) and node.name in wanted:
             fields[node.name] = _fields(source, node)
@@ -269,7 +293,7 @@ def bound_name(imported: str) -> str:
     return imported.rsplit(" as ", 1)[-1]
 
 
-def _fields(source: str, cls: ast.ClassDef) -> list[Field]:
+def _fields(source: _Source, cls: ast.ClassDef) -> list[Field]:
     out = []
     for stmt in cls.body:
         if not isinstance(stmt, ast.AnnAssign) or not isinstance(stmt.target, ast.Name):
@@ -277,7 +301,7 @@ def _fields(source: str, cls: ast.ClassDef) -> list[Field]:
         name = stmt.target.id
         if name == "model_config":
             continue
-        annotation = _plain(ast.get_source_segment(source, stmt.annotation) or "Any")
+        annotation = _plain(source.segment(stmt.annotation) or "Any")
         default = _default(source, stmt.value)
         if default is None:
             out.append(Field(name, annotation, required=True, default="", omit_when_none=False))
@@ -325,7 +349,7 @@ def _mutable(default: str) -> bool:
     return not isinstance(node, ast.Constant | ast.Name | ast.Attribute | ast.UnaryOp | ast.Tuple)
 
 
-def _default(source: str, value: ast.expr | None) -> str | None:
+def _default(source: _Source, value: ast.expr | None) -> str | None:
     """Source of the default value, ``None`` when the field is required."""
     if value is None:
         return None
@@ -342,8 +366,8 @@ def _default(source: str, value: ast.expr | None) -> str | None:
     return _src(source, value)
 
 
-def _src(source: str, node: ast.expr) -> str:
-    text = ast.get_source_segment(source, node)
+def _src(source: _Source | str, node: ast.expr) -> str:
+    text = source.segment(node) if isinstance(source, _Source) else ast.get_source_segment(source, node)
     if text is None:
         raise ValueError(f"cannot read back generated expression {ast.dump(node)[:80]}")
     return text
