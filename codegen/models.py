@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -275,9 +276,15 @@ def _parse(text: str, wanted: set[str]) -> Models:
     return Models(imports=kept, body=text, fields=fields)
 
 
-def defined_names(body: str) -> set[str]:
-    """The classes and type aliases a generated models body defines."""
-    return {name for node in ast.parse(body).body for name in _bound(node)}
+def defined_names(body: str) -> frozenset[str]:
+    """The classes and type aliases a generated models body defines (parsed once per body: every event module of
+    a catalog asks)."""
+    return _defined_names(body)
+
+
+@functools.lru_cache(maxsize=4)
+def _defined_names(body: str) -> frozenset[str]:
+    return frozenset(name for node in ast.parse(body).body for name in _bound(node))
 
 
 def _bound(node: ast.stmt) -> set[str]:
