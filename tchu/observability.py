@@ -17,8 +17,9 @@
 **Traces** follow OpenTelemetry when ``opentelemetry-api`` is installed: a publish is a ``PRODUCER`` span named
 ``<routing key> publish`` whose W3C ``traceparent`` (and ``tracestate``) travel in the message headers; each
 handler run is a ``CONSUMER`` span named ``<routing key> process`` whose parent is the publisher's span, even
-across services and processes. Without an SDK configured the spans cost next to nothing and are not recorded;
-without OpenTelemetry installed tchu neither imports nor sends anything for them.
+across services and processes. Without an SDK configured (no tracer provider set) no span is made, but the trace
+context still travels: a handler runs in its publisher's trace and the events it publishes carry it on. Without
+OpenTelemetry installed tchu neither imports nor sends anything for them.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from tchu.envelope import HEADER_TRACEPARENT, HEADER_TRACESTATE, Envelope
 from tchu.errors import SetupError
 
 try:
+    from opentelemetry import context as otel_context
     from opentelemetry import propagate, trace
-    from opentelemetry.trace import SpanKind, Status, StatusCode
+    from opentelemetry.trace import ProxyTracerProvider, SpanKind, Status, StatusCode
 
     TRACING = True
 except ImportError:  # tracing is optional
@@ -158,15 +160,18 @@ def reason_kind(reason: str) -> str:
 
 
 def _tracer() -> Any:
-    return trace.get_tracer("tchu") if TRACING else None
+    """tchu's tracer when an SDK (any tracer provider) is configured; None otherwise, so no span is made."""
+    if not TRACING or isinstance(trace.get_tracer_provider(), ProxyTracerProvider):
+        return None
+    return trace.get_tracer("tchu")
 
 
 @contextmanager
 def publish_span(envelope: Envelope) -> Iterator[Envelope]:
     """A ``PRODUCER`` span around sending ``envelope``; yields it with the span's ``traceparent`` to send."""
     tracer = _tracer()
-    if tracer is None:
-        yield envelope
+    if tracer is None:  # no span of its own, but a trace this process continues still travels on
+        yield with_trace_context(envelope)
         return
     attributes = {
         "messaging.system": SYSTEM,
@@ -196,12 +201,19 @@ def with_trace_context(envelope: Envelope) -> Envelope:
 @contextmanager
 def handle_span(envelope: Envelope, handler: str) -> Iterator[Any]:
     """A ``CONSUMER`` span for one handler run, child of the publisher's span; yields it (None without tracing)."""
-    tracer = _tracer()
-    if tracer is None:
+    if not TRACING:
         yield None
         return
     carrier = {HEADER_TRACEPARENT: envelope.traceparent or "", HEADER_TRACESTATE: envelope.tracestate or ""}
     parent = propagate.extract({k: v for k, v in carrier.items() if v})
+    tracer = _tracer()
+    if tracer is None:  # no SDK: no span, but the handler runs in the publisher's trace, so its publishes carry it
+        token = otel_context.attach(parent)
+        try:
+            yield None
+        finally:
+            otel_context.detach(token)
+        return
     attributes = {
         "messaging.system": SYSTEM,
         "messaging.operation.type": "process",

@@ -187,3 +187,30 @@ def test_without_opentelemetry_nothing_is_imported_or_sent() -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {"loaded": False, "traceparent": False}
+
+
+def test_without_an_sdk_no_span_is_made_but_the_trace_goes_on_to_the_events_a_handler_publishes() -> None:
+    script = textwrap.dedent(
+        """
+        import dataclasses
+        import json
+        from tchu import Router, TchuClient
+        from tchu.memory import MemoryBroker
+
+        broker = MemoryBroker()
+        router = Router()
+        client = TchuClient(transport=broker.transport())
+        router.add("user.created", lambda data: client.publish("mail.sent", {"to": 1}), handler_id="svc.mail")
+        router.add("mail.sent", lambda data: None, handler_id="svc.log")
+        broker.add_service("svc", router=router)
+        parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        incoming = client.publisher.envelope("user.created", {"user_id": 1})
+        broker.transport().send(dataclasses.replace(incoming, traceparent=parent))  # as from a traced service
+        print(json.dumps([env.traceparent for env in broker.published]))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    first, follow_up = json.loads(out.stdout.strip().splitlines()[-1])
+    assert first == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    assert follow_up is not None
+    assert follow_up.split("-")[1] == "0af7651916cd43dd8448eb211c80319c"  # the same trace, carried on
