@@ -28,7 +28,7 @@ from referencing.jsonschema import DRAFT7
 from codegen import asyncapi
 from codegen.__main__ import main as codegen_main
 from codegen.asyncapi import build, main, roles
-from tchu.catalog_files import load_catalog
+from tchu.catalog_files import load_catalog, resolve_pointer
 from tchu.envelope import Envelope
 from tchu.errors import InvalidPatternError
 
@@ -89,15 +89,9 @@ def refs(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
 
 
 def lookup(document: Any, ref: str) -> Any:
-    node = document
-    for raw in ref.removeprefix("#").split("/")[1:]:
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            raise LookupError(ref)
+    node = resolve_pointer(document, ref.removeprefix("#"))
+    if node is None:
+        raise LookupError(ref)
     return node
 
 
