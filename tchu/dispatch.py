@@ -16,12 +16,28 @@ from tchu import observability
 from tchu.catalog import Catalog, default_catalog
 from tchu.context import EventInfo, handling
 from tchu.envelope import Envelope, to_json_value
-from tchu.errors import HandlerError, HandlerFailure, NoHandlerError, NoResponderError
+from tchu.errors import HandlerError, HandlerFailure, NoHandlerError, NoResponderError, PayloadValidationError
 from tchu.idempotency import IdempotencyGuard
 from tchu.router import Router, default_router
-from tchu.signing import Signer
+from tchu.signing import SignatureError, Signer
 
 logger = logging.getLogger("tchu.dispatch")
+
+# What :meth:`Dispatcher.dispatch` raises when it refuses an event before any handler ran: how the refusal is
+# logged, and the kind that starts its dead-letter reason (``"validation: ..."``). Workers and the in-memory broker
+# dead-letter these alike.
+_REJECTIONS: dict[type[Exception], tuple[str, str]] = {
+    SignatureError: ("refused signature", "signature"),
+    PayloadValidationError: ("invalid payload", "validation"),
+    NoHandlerError: ("no handler", "no handler"),
+}
+REJECTED: tuple[type[Exception], ...] = tuple(_REJECTIONS)
+
+
+def rejection(exc: Exception) -> tuple[str, str]:
+    """For an exception of :data:`REJECTED`: what to log it as, and the dead-letter reason (``"kind: ..."``)."""
+    what, kind = next(v for t, v in _REJECTIONS.items() if isinstance(exc, t))
+    return what, f"{kind}: {exc}"
 
 
 @dataclass(frozen=True, slots=True)

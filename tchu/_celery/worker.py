@@ -18,19 +18,17 @@ from celery.exceptions import Ignore, Reject
 from tchu._celery.common import RPC_TASK_NAME, SETUP_ERRORS, dead_letter_queue, describe, retry_queue
 from tchu._celery.transport import CeleryTransport
 from tchu.catalog import Catalog
-from tchu.dispatch import Dispatcher
+from tchu.dispatch import REJECTED, Dispatcher, rejection
 from tchu.envelope import _EMBED, TASK_NAME, TCHU_HEADERS, Envelope, _now
 from tchu.errors import (
     HandlerError,
     MessageDecodeError,
-    NoHandlerError,
-    PayloadValidationError,
     RemoteError,
 )
 from tchu.idempotency import IdempotencyGuard
 from tchu.observability import metrics, reason_kind
 from tchu.router import Router
-from tchu.signing import SignatureError, Signer
+from tchu.signing import Signer
 
 logger = logging.getLogger("tchu.dispatch")
 
@@ -79,15 +77,10 @@ class WorkerRuntime:
             self.dispatcher.dispatch(
                 envelope, redelivered=bool(delivery.get("redelivered")), attempt=attempt, only=only
             )
-        except SignatureError as exc:
-            _log_rejected(envelope, "refused signature", exc)
-            self._finish(request, args, kwargs, [self._dlq_copy(request, reason=f"signature: {exc}")])
-        except PayloadValidationError as exc:
-            _log_rejected(envelope, "invalid payload", exc)
-            self._finish(request, args, kwargs, [self._dlq_copy(request, reason=f"validation: {exc}")])
-        except NoHandlerError as exc:
-            _log_rejected(envelope, "no handler", exc)
-            self._finish(request, args, kwargs, [self._dlq_copy(request, reason=f"no handler: {exc}")])
+        except REJECTED as exc:
+            what, reason = rejection(exc)
+            _log_rejected(envelope, what, exc)
+            self._finish(request, args, kwargs, [self._dlq_copy(request, reason=reason)])
         except HandlerError as exc:  # each failure was logged by the dispatcher
             copies = []
             for delay in sorted({f.retry_in for f in exc.retrying if f.retry_in is not None}):

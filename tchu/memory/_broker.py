@@ -15,14 +15,12 @@ from typing import Any
 
 from tchu.catalog import Catalog
 from tchu.client import Unroutable
-from tchu.dispatch import Dispatcher
+from tchu.dispatch import REJECTED, Dispatcher, rejection
 from tchu.envelope import Envelope, TaskMessage
 from tchu.errors import (
     HandlerError,
     MessageDecodeError,
-    NoHandlerError,
     NoResponderError,
-    PayloadValidationError,
     RemoteError,
     RPCTimeoutError,
     SetupError,
@@ -33,7 +31,7 @@ from tchu.memory._wire import RPC_TASK_NAME, RefusedMessageError, raw_payload, r
 from tchu.observability import metrics, reason_kind
 from tchu.publisher import report_unroutable
 from tchu.router import Router
-from tchu.signing import SignatureError, Signer
+from tchu.signing import Signer
 from tchu.topics import validate_routing_key
 
 logger = logging.getLogger("tchu.memory")
@@ -268,12 +266,8 @@ class MemoryBroker:
             return
         try:
             result = service.dispatcher.dispatch(envelope, attempt=attempt, only=delivery.only)
-        except SignatureError as exc:
-            self._rejected(delivery, envelope, "refused signature", f"signature: {exc}")
-        except PayloadValidationError as exc:
-            self._rejected(delivery, envelope, "invalid payload", f"validation: {exc}")
-        except NoHandlerError as exc:
-            self._rejected(delivery, envelope, "no handler", f"no handler: {exc}")
+        except REJECTED as exc:
+            self._rejected(delivery, envelope, *rejection(exc))
         except HandlerError as exc:  # each failure was logged by the dispatcher
             self._retry(delivery, envelope, exc)
             if exc.final:

@@ -18,6 +18,8 @@ from tchu import Router, Signer, TchuClient, current_event
 from tchu.catalog import Catalog, EventSchema
 from tchu.envelope import TASK_NAME, Envelope, TaskMessage
 from tchu.errors import (
+    FieldProblem,
+    NoHandlerError,
     NoResponderError,
     PayloadValidationError,
     RemoteError,
@@ -28,6 +30,7 @@ from tchu.errors import (
 from tchu.idempotency import MemoryIdempotency
 from tchu.memory import MAX_REASON, RPC_TASK_NAME, MemoryBroker, read_task_message
 from tchu.retry import RetryPolicy
+from tchu.signing import SignatureError
 
 USER_SCHEMA = {
     "type": "object",
@@ -699,8 +702,21 @@ def test_names_and_limits_match_the_celery_worker() -> None:
     assert RPC_TASK_NAME == CELERY_RPC_TASK_NAME
     assert MAX_REASON == worker.MAX_REASON
     source = Path(worker.__file__).read_text(encoding="utf-8")
-    for prefix in ("decode", "signature", "validation", "no handler", "handler"):
+    for prefix in ("decode", "handler"):
         assert f'reason=f"{prefix}: {{exc}}"' in source, prefix
+    # refusals before any handler: both dead-letter them with the dispatcher's one mapping
+    from tchu import dispatch  # noqa: PLC0415
+    from tchu.memory import _broker  # noqa: PLC0415
+
+    assert worker.rejection is _broker.rejection is dispatch.rejection
+    assert worker.REJECTED is _broker.REJECTED is dispatch.REJECTED
+    refusals = [
+        SignatureError("not signed"),
+        PayloadValidationError("user.created", "schemas/user.created.json", [FieldProblem("$.x", "bad")]),
+        NoHandlerError("user.created", "evt-1"),
+    ]
+    assert [dispatch.rejection(exc)[1].split(":")[0] for exc in refusals] == ["signature", "validation", "no handler"]
+    assert all(isinstance(exc, dispatch.REJECTED) for exc in refusals)
 
 
 def test_the_memory_module_imports_no_celery() -> None:
