@@ -22,9 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from codegen import compat
 from codegen.stub import stub
-from tchu.catalog_files import ALLOW_FILE, CatalogEntry, load_catalog
+from tchu.catalog_files import ALLOW_FILE, COMPAT_MODES, CatalogEntry, load_catalog
 from tchu.errors import SetupError, TchuError
 
 INSTALL_HINT = 'python -m codegen needs its extra: pip install "tchu[codegen]"'
@@ -45,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--against", help="compat: the baseline, a git ref (main, origin/main, HEAD~1) or a folder")
     parser.add_argument(
-        "--mode", choices=compat.MODES, default="full", help="compat: unless x-tchu.compatibility says (default: full)"
+        "--mode", choices=COMPAT_MODES, default="full", help="compat: unless x-tchu.compatibility says (default: full)"
     )
     parser.add_argument(
         "--code", action="append", type=Path, help="compat: folder scanned for consumers and producers (default: .)"
@@ -94,6 +93,8 @@ def _run(args: argparse.Namespace) -> int:
 def _compat(args: argparse.Namespace) -> int:
     if not args.against:
         raise SetupError("compat needs a baseline: --against <git ref or catalog folder>, e.g. --against main")
+    from codegen import compat  # noqa: PLC0415 -- only this command needs the rules and the code scan
+
     status, text = compat.run(
         schemas=args.schemas,
         label=_label(args.schemas),
