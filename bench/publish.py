@@ -207,8 +207,17 @@ def tapped_bytes(url: str, exchange: str, key: str, publish: Callable[[], object
             channel.close()
 
 
+def format_floor_message() -> tuple[bytes, dict[str, str]]:
+    """The least a message in tchu-tchu 2.2.3's wire format can be: a Celery protocol 2 task message whose only
+    headers are the two a worker needs (``task`` and ``id``), the payload as a JSON string argument, the routing
+    key as the one keyword argument, an empty embed."""
+    args = json.dumps(PAYLOAD, separators=(",", ":"))
+    body = json.dumps([[args], {"routing_key": KEY}, {}], separators=(",", ":")).encode()
+    return body, {"task": "tchu_tchu.dispatch_event", "id": str(uuid.uuid4())}
+
+
 def wire_bytes(url: str) -> dict[str, float]:
-    """Bytes on the wire of the payload sent by raw kombu, plain Celery and tchu."""
+    """Bytes on the wire of the payload sent by raw kombu, plain Celery and tchu, and the wire format's floor."""
     out: dict[str, float] = {}
 
     def raw() -> None:
@@ -216,7 +225,16 @@ def wire_bytes(url: str) -> dict[str, float]:
             producer = Producer(conn.channel(), exchange=EXCHANGE, auto_declare=True)
             producer.publish(BODY, routing_key=KEY, content_type="application/json", delivery_mode=2)
 
+    def format_floor() -> None:
+        body, headers = format_floor_message()
+        with Connection(url) as conn:
+            producer = Producer(conn.channel(), exchange=EXCHANGE, auto_declare=True)
+            producer.publish(
+                body, routing_key=KEY, headers=headers, content_type="application/json", content_encoding="utf-8"
+            )
+
     out["raw kombu"] = tapped_bytes(url, "tchu_events", KEY, raw)
+    out["wire format floor"] = tapped_bytes(url, "tchu_events", KEY, format_floor)
     plain = Celery("bench", broker=url)
     plain.conf.task_routes = {"bench.task": {"exchange": "tchu_events", "routing_key": KEY}}
     out["celery send_task"] = tapped_bytes(
@@ -251,7 +269,11 @@ def measure(url: str, events: int, rounds: int) -> dict[str, dict[str, float]]:
         }
         results["publish_confirm"] = interleaved(publishers, events, rounds, lambda: purge(url))
     wire = wire_bytes(url)
-    results["wire_bytes"] = {"raw kombu": wire["raw kombu"], "tchu (body + headers)": wire["tchu publish"]}
+    results["wire_bytes"] = {
+        "raw kombu": wire["raw kombu"],
+        "wire format floor": wire["wire format floor"],
+        "tchu (body + headers)": wire["tchu publish"],
+    }
     return results
 
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn, TypeVar
 
 from amqp.exceptions import AMQPError, ChannelError, MessageNacked
-from kombu.common import maybe_declare
 from kombu.entity import Exchange
 from kombu.exceptions import KombuError
-from kombu.messaging import Producer
 from kombu.pools import connections, producers
 
 from tchu.envelope import CONTENT_ENCODING, CONTENT_TYPE, Envelope
@@ -31,6 +31,9 @@ BROKER_ERRORS: tuple[type[BaseException], ...] = (KombuError, OSError, AMQPError
 DEFAULT_PUBLISH_TIMEOUT = 10.0
 RECONNECT_ATTEMPTS = 4
 RECONNECT_BACKOFF = (0.0, 0.5, 1.0, 2.0)
+LANES_KEPT = 10  # idle publishing connections kept per broker, as many as Celery's broker_pool_limit
+PERSISTENT = 2  # AMQP delivery mode
+_PERSISTENT = {"delivery_mode": PERSISTENT}
 BATCH_WINDOW = 1000  # unconfirmed events of a batch at most, so the broker's confirms never pile up unread
 T = TypeVar("T")
 
@@ -43,15 +46,178 @@ def events_exchange() -> Any:
 EVENTS_EXCHANGE = events_exchange()
 
 
+_origin: list[str] = []
+
+
 def origin() -> str:
-    """``pid@host`` of this process, as Celery writes it in the ``origin`` header."""
-    return f"{os.getpid()}@{os.uname().nodename}"
+    """``pid@host`` of this process, as Celery writes it in the ``origin`` header (computed once per process)."""
+    if not _origin:
+        _origin.append(f"{os.getpid()}@{os.uname().nodename}")
+    return _origin[0]
 
 
 def describe(exc: BaseException) -> str:
     """``Type: message`` of an error, never empty (kombu and py-amqp raise some with no message)."""
     text = str(exc) or str(exc.__cause__ or "") or "no detail from the broker"
     return f"{type(exc).__name__}: {text}"
+
+
+class Lane:
+    """One kombu connection and its channel, with ``tchu_events`` declared on it, used by one thread at a time.
+
+    Publishing on a lane goes straight to the channel: no pool checkout, no producer, no declare per message.
+    Returned (unroutable) messages are collected while a publish runs, and known when it returns with confirms.
+    """
+
+    __slots__ = ("channel", "connection", "declared", "returned", "timeout")
+    channel: Any
+
+    def __init__(self, template: Any) -> None:
+        self.connection = template.clone()
+        self.returned: list[Any] = []
+        try:
+            self.channel = self.connection.channel()
+            self.channel.events["basic_return"].add(self._on_return)
+            EVENTS_EXCHANGE(self.channel).declare()
+        except BaseException:
+            self.close()
+            raise
+        self.declared: set[tuple[str, str]] = {("Exchange", EXCHANGE_NAME)}
+        self.timeout: float | None = None  # the socket's own timeout, once set to a publisher's
+
+    def _on_return(self, _exc: Any, _exchange: Any, _key: Any, message: Any) -> None:
+        self.returned.append(message)
+
+    def declare(self, entity: Any) -> None:
+        """Declare a kombu entity (a queue, an exchange) on this lane, once."""
+        key = (type(entity).__name__, entity.name)
+        if key not in self.declared:
+            entity(self.channel).declare()
+            self.declared.add(key)
+
+    def publish(
+        self,
+        body: bytes,
+        *,
+        exchange: str,
+        routing_key: str,
+        headers: dict[str, Any],
+        properties: dict[str, Any],
+        content_type: str,
+        content_encoding: str,
+        mandatory: bool,
+        timeout: float | None,
+    ) -> list[Any]:
+        """Publish one message; with confirms on, return after the broker's confirm. Returns what came back
+        unroutable meanwhile (empty unless ``mandatory``)."""
+        self.returned.clear()
+        if timeout != self.timeout:
+            # py-amqp sets a publish's timeout on the socket and back again around every frame it writes or
+            # waits for, unless the socket has that timeout already: give it that timeout once
+            sock = getattr(getattr(self.channel.connection, "transport", None), "sock", None)
+            if sock is not None:
+                sock.settimeout(timeout)
+            self.timeout = timeout
+        message = self.channel.prepare_message(body, None, content_type, content_encoding, headers, properties)
+        self.channel.basic_publish(
+            message,
+            exchange=exchange,
+            routing_key=routing_key,
+            mandatory=mandatory,
+            timeout=timeout,
+            confirm_timeout=timeout,
+        )
+        return self.returned
+
+    def close(self) -> None:
+        """Close the connection; one that is already broken is dropped without a goodbye to the broker."""
+        try:
+            self.connection.release()
+        except BROKER_ERRORS:
+            self.connection.collect()
+
+
+class Lanes:
+    """The idle :class:`Lane` objects of one connection template: a publish takes one (or opens one) and gives it
+    back, and at most ``keep`` idle lanes stay open.
+
+    A lane that failed is closed, never reused. A connection error closes the idle lanes too: they reached the
+    same broker, so the next publish opens a fresh one rather than finding each dead lane in turn. A forked
+    child never uses its parent's lanes.
+    """
+
+    def __init__(self, template: Any, keep: int = LANES_KEPT) -> None:
+        self.template = template
+        self.keep = keep
+        self._idle: list[Lane] = []
+        _all_lanes.add(self)
+
+    def take(self) -> Lane:
+        """An idle lane, or a new one."""
+        try:
+            return self._idle.pop()  # atomic: two threads never get the same lane
+        except IndexError:
+            return Lane(self.template)
+
+    def give(self, lane: Lane) -> None:
+        """Return a lane that worked."""
+        if len(self._idle) < self.keep:
+            self._idle.append(lane)
+        else:
+            lane.close()
+
+    def discard(self, lane: Lane, exc: BaseException) -> None:
+        """Close a lane whose publish failed with ``exc``; after a connection error, the idle ones too."""
+        lane.close()
+        if not isinstance(exc, ChannelError | MessageNacked):
+            self.close()
+
+    def close(self) -> None:
+        """Close every idle lane (the next publish opens a new one)."""
+        idle, self._idle = self._idle, []
+        for lane in idle:
+            lane.close()
+
+    def forget(self) -> None:
+        """Drop the idle lanes unclosed: in a forked child they are the parent's sockets, which it still uses."""
+        self._idle = []
+
+
+_all_lanes: weakref.WeakSet[Lanes] = weakref.WeakSet()
+_lanes_by_template: weakref.WeakKeyDictionary[Any, Lanes] = weakref.WeakKeyDictionary()
+_lanes_lock = threading.Lock()
+
+
+def lanes_for(template: Any) -> Lanes:
+    """The :class:`Lanes` of a kombu connection template (one per template, made on first use)."""
+    lanes = _lanes_by_template.get(template)
+    if lanes is None:
+        with _lanes_lock:
+            lanes = _lanes_by_template.get(template)
+            if lanes is None:
+                lanes = _lanes_by_template[template] = Lanes(template)
+    return lanes
+
+
+def close_connections(template: Any) -> None:
+    """Close the idle connections made from ``template`` (lanes and kombu's pools) and forget them, so an equal
+    template made later gets fresh ones."""
+    lanes = _lanes_by_template.pop(template, None)
+    if lanes is not None:
+        lanes.close()
+    for group in (producers, connections):
+        pool = group.pop(template, None)
+        if pool is not None:
+            pool.force_close_all()
+
+
+def _forget_lanes_after_fork() -> None:
+    _origin.clear()  # the child has its own pid
+    for lanes in list(_all_lanes):
+        lanes.forget()
+
+
+os.register_at_fork(after_in_child=_forget_lanes_after_fork)
 
 
 class AmqpPublisher:
@@ -82,6 +248,10 @@ class AmqpPublisher:
     def _before_publish(self) -> None:
         """Called before every publish; nothing by default."""
 
+    def _lanes(self) -> Lanes:
+        """This publisher's open channels (shared by every publisher with the same connection template)."""
+        return lanes_for(self._template(confirm=self.confirm))
+
     def publish_message(
         self,
         body: bytes,
@@ -98,7 +268,7 @@ class AmqpPublisher:
         content_encoding: str = CONTENT_ENCODING,
     ) -> bool:
         """Publish one persistent message (JSON unless ``content_type`` says otherwise); reconnect and retry when
-        the connection is lost.
+        the connection is lost. ``declare`` names entities (a queue, say) to declare first, once per connection.
 
         Returns whether the message was routed: False when ``mandatory`` and the broker returned it (known with
         confirms only; without them it is reported True).
@@ -106,43 +276,35 @@ class AmqpPublisher:
         Raises:
             PublishError: the broker refused the message, did not confirm it in time, or stayed unreachable.
         """
-        what = what or repr(routing_key)
-        returned: list[str] = []
-
-        def on_return(_exc: Any, _exchange: Any, key: Any, _message: Any) -> None:
-            returned.append(str(key))
-
-        template = self._template(confirm=self.confirm)
+        properties = {**properties, **_PERSISTENT}
+        if expiration is not None:
+            properties["expiration"] = str(int(expiration * 1000))  # AMQP's per-message TTL, in milliseconds
+        lanes = self._lanes()
 
         def attempt() -> bool:
-            with producers[template].acquire(block=True, timeout=self.publish_timeout) as producer:
-                returns = producer.channel.events["basic_return"]
-                returns.add(on_return)
-                try:
-                    producer.publish(
-                        body,
-                        exchange=exchange,
-                        routing_key=routing_key,
-                        headers=headers,
-                        content_type=content_type,
-                        content_encoding=content_encoding,
-                        delivery_mode=2,
-                        declare=list(declare),
-                        expiration=expiration,
-                        timeout=self.publish_timeout,
-                        confirm_timeout=self.publish_timeout,
-                        mandatory=mandatory,
-                        **properties,
-                    )
-                except (*BROKER_ERRORS, MessageNacked):
-                    producer.connection.collect()  # drop the socket; the pool opens a new one next time
-                    raise
-                finally:
-                    returns.discard(on_return)
-            return not returned
+            lane = lanes.take()
+            try:
+                for entity in declare:
+                    lane.declare(entity)
+                routed = not lane.publish(
+                    body,
+                    exchange=exchange,
+                    routing_key=routing_key,
+                    headers=headers,
+                    properties=properties,
+                    content_type=content_type,
+                    content_encoding=content_encoding,
+                    mandatory=mandatory,
+                    timeout=self.publish_timeout,
+                )
+            except BaseException as exc:
+                lanes.discard(lane, exc)  # a channel that failed is not used again, whatever the error
+                raise
+            lanes.give(lane)
+            return routed
 
         try:
-            return _reconnecting(what, attempt, _publish_error)
+            return _reconnecting(what or repr(routing_key), attempt, _publish_error)
         except MessageNacked as exc:
             raise PublishError(f"the broker refused {what} (negative confirm); it was not delivered") from exc
 
@@ -156,7 +318,6 @@ class AmqpPublisher:
             routing_key=envelope.routing_key,
             headers=msg.headers,
             properties=msg.properties,
-            declare=[EVENTS_EXCHANGE],  # kombu declares it once per connection
             what=f"event {envelope.routing_key!r}",
             mandatory=self.unroutable != "ignore",
         )
@@ -198,22 +359,17 @@ class AmqpPublisher:
                     channel.events["basic_ack"].add(batch.on_ack)
                     channel.events["basic_nack"].add(batch.on_nack)
                 channel.events["basic_return"].add(batch.on_return)
-                producer = Producer(channel, auto_declare=False)
-                maybe_declare(EVENTS_EXCHANGE, channel)
+                EVENTS_EXCHANGE(channel).declare()
                 deadline = time.monotonic() + self.publish_timeout
                 batch.in_flight.clear()
+                mandatory = self.unroutable != "ignore"
                 for tag, env in enumerate(list(batch.pending.values()), start=1):
                     msg = env.task_message(origin=origin())
-                    producer.publish(
-                        msg.body,
-                        exchange=EXCHANGE_NAME,
-                        routing_key=env.routing_key,
-                        headers=msg.headers,
-                        content_type=CONTENT_TYPE,
-                        content_encoding=CONTENT_ENCODING,
-                        delivery_mode=2,
-                        mandatory=self.unroutable != "ignore",
-                        **msg.properties,
+                    message = channel.prepare_message(
+                        msg.body, None, CONTENT_TYPE, CONTENT_ENCODING, msg.headers, {**msg.properties, **_PERSISTENT}
+                    )
+                    channel.basic_publish(
+                        message, exchange=EXCHANGE_NAME, routing_key=env.routing_key, mandatory=mandatory
                     )
                     if self.confirm:
                         batch.in_flight[tag] = env.event_id
@@ -279,7 +435,7 @@ class _Batch:
         self.nacked += self._settle(tag, multiple)
 
     def on_return(self, _exc: Any, _exchange: Any, _key: Any, message: Any) -> None:
-        event_id = (message.headers or {}).get("tchu_event_id")
+        event_id = (message.headers or {}).get("id")  # the task id, which is the event id
         if event_id in self.pending and self.pending[event_id] not in self.returned:
             self.returned.append(self.pending[event_id])
 

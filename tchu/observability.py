@@ -25,9 +25,9 @@ OpenTelemetry installed tchu neither imports nor sends anything for them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from tchu.envelope import HEADER_TRACEPARENT, HEADER_TRACESTATE, Envelope
 from tchu.errors import SetupError
@@ -43,6 +43,7 @@ except ImportError:  # tracing is optional
 
 __all__ = ["Metrics", "PrometheusMetrics", "disable_metrics", "enable_prometheus", "metrics"]
 
+T = TypeVar("T")
 PROMETHEUS_HINT = 'metrics need prometheus-client: pip install "tchu[prometheus]"'
 SYSTEM = "rabbitmq"
 EXCHANGE = "tchu_events"
@@ -159,20 +160,28 @@ def reason_kind(reason: str) -> str:
     return reason.split(":", 1)[0].strip() or "unknown"
 
 
+_tracers: list[Any] = []  # tchu's tracer, once a provider is set (OpenTelemetry sets the global provider once)
+
+
 def _tracer() -> Any:
     """tchu's tracer when an SDK (any tracer provider) is configured; None otherwise, so no span is made."""
+    if _tracers:
+        return _tracers[0]
     if not TRACING or isinstance(trace.get_tracer_provider(), ProxyTracerProvider):
         return None
-    return trace.get_tracer("tchu")
+    _tracers.append(trace.get_tracer("tchu"))
+    return _tracers[0]
 
 
-@contextmanager
-def publish_span(envelope: Envelope) -> Iterator[Envelope]:
-    """A ``PRODUCER`` span around sending ``envelope``; yields it with the span's ``traceparent`` to send."""
+def traced_send(envelope: Envelope, send: Callable[[Envelope], T]) -> T:
+    """``send(envelope)`` inside a ``PRODUCER`` span, the envelope carrying the span's ``traceparent``.
+
+    Without a tracer provider no span is made (and no context manager entered), but a trace this process
+    continues still travels on.
+    """
     tracer = _tracer()
-    if tracer is None:  # no span of its own, but a trace this process continues still travels on
-        yield with_trace_context(envelope)
-        return
+    if tracer is None:
+        return send(with_trace_context(envelope))
     attributes = {
         "messaging.system": SYSTEM,
         "messaging.operation.type": "send",
@@ -182,12 +191,12 @@ def publish_span(envelope: Envelope) -> Iterator[Envelope]:
         "messaging.message.conversation_id": envelope.correlation_id,
     }
     with tracer.start_as_current_span(f"{envelope.routing_key} publish", kind=SpanKind.PRODUCER, attributes=attributes):
-        yield with_trace_context(envelope)
+        return send(with_trace_context(envelope))
 
 
 def with_trace_context(envelope: Envelope) -> Envelope:
     """``envelope`` carrying the current trace context (unchanged when there is none or no OpenTelemetry)."""
-    if not TRACING:
+    if not TRACING or not trace.get_current_span().get_span_context().is_valid:  # no trace to carry on
         return envelope
     carrier: dict[str, str] = {}
     propagate.inject(carrier)

@@ -135,7 +135,7 @@ class Publisher:
             correlation_id=correlation_id,
             schema_version=entry.version if entry is not None else None,
         )
-        size = len(env.body.encode())
+        size = len(env.body)  # ASCII: json.dumps escapes every other character
         if size > self.max_payload_bytes:
             raise PayloadError(
                 f"payload for {routing_key!r} is {size} bytes encoded, over the limit of {self.max_payload_bytes}; "
@@ -187,19 +187,19 @@ class Publisher:
 
     def send(self, env: Envelope) -> None:
         """Send an envelope made by :meth:`envelope` (validated already), traced, counted and logged."""
-        with observability.publish_span(env) as traced:
-            self.transport.send(traced)
+        observability.traced_send(env, self.transport.send)
         observability.metrics().published(env.routing_key)
-        logger.debug(
-            "published %s (event %s)",
-            env.routing_key,
-            env.event_id,
-            extra={
-                "routing_key": env.routing_key,
-                "event_id": env.event_id,
-                "correlation_id": env.correlation_id,
-            },
-        )
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "published %s (event %s)",
+                env.routing_key,
+                env.event_id,
+                extra={
+                    "routing_key": env.routing_key,
+                    "event_id": env.event_id,
+                    "correlation_id": env.correlation_id,
+                },
+            )
 
     def call(
         self,
@@ -212,8 +212,7 @@ class Publisher:
     ) -> Any:
         """Validate and send an RPC request; return the responder's reply, checked against the catalog."""
         env = self.envelope(routing_key, data, correlation_id=correlation_id, schema=schema)
-        with observability.publish_span(env) as traced:
-            reply = self.transport.call(traced, timeout)
+        reply = observability.traced_send(env, lambda traced: self.transport.call(traced, timeout))
         entry = schema or self.catalog.get(routing_key)
         if entry is not None:
             entry.validate_response(reply)

@@ -20,9 +20,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from kombu.connection import Connection
-from kombu.pools import connections, producers
 
-from tchu._amqp import DEFAULT_PUBLISH_TIMEOUT, AmqpPublisher
+from tchu._amqp import DEFAULT_PUBLISH_TIMEOUT, AmqpPublisher, close_connections
 from tchu.catalog import Catalog
 from tchu.client import TchuClient, Unroutable
 from tchu.envelope import Envelope
@@ -80,10 +79,7 @@ class KombuTransport(AmqpPublisher):
     def close(self) -> None:
         """Close this transport's connections (a later publish opens new ones)."""
         for template in self._templates.values():
-            for group in (producers, connections):
-                pool = group.pop(template, None)
-                if pool is not None:
-                    pool.force_close_all()
+            close_connections(template)
         self._templates.clear()
 
 

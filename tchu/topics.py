@@ -19,8 +19,14 @@ __all__ = ["TopicPattern", "compile_pattern", "topic_matches", "validate_routing
 MAX_KEY_BYTES = 255  # AMQP 0-9-1 shortstr limit, for routing keys and binding keys alike
 
 
+_valid_keys: set[str] = set()  # keys already checked, so a publish checks its key once per process
+VALID_KEYS_KEPT = 10_000
+
+
 def validate_routing_key(routing_key: object) -> str:
     """Return ``routing_key`` if it can be published, else raise :class:`InvalidRoutingKeyError`."""
+    if isinstance(routing_key, str) and routing_key in _valid_keys:
+        return routing_key
     if not isinstance(routing_key, str) or not routing_key:
         raise InvalidRoutingKeyError(f"routing key must be a non-empty string, got {routing_key!r}")
     if len(routing_key.encode()) > MAX_KEY_BYTES:
@@ -35,6 +41,8 @@ def validate_routing_key(routing_key: object) -> str:
                 f"routing key {routing_key!r} contains a wildcard: events are published to one concrete key "
                 "such as 'user.created'; wildcards belong in @subscribe patterns"
             )
+    if len(_valid_keys) < VALID_KEYS_KEPT:  # bounded: keys made from data must not grow it without end
+        _valid_keys.add(routing_key)
     return routing_key
 
 

@@ -164,6 +164,8 @@ class Service:
 
         Stale bindings are left to the workers, so an older process never unbinds what a newer one needs.
         """
+        if self._declared_pid == os.getpid():  # every publish asks: no lock once declared
+            return
         with self._lock:
             if self._declared_pid != os.getpid():
                 self.declare(check_stale=False, log=False)

@@ -10,7 +10,14 @@ from celery.backends.base import DisabledBackend
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from kombu.pools import connections, producers
 
-from tchu._amqp import BROKER_ERRORS, DEFAULT_PUBLISH_TIMEOUT, AmqpPublisher, describe, origin
+from tchu._amqp import (
+    BROKER_ERRORS,
+    DEFAULT_PUBLISH_TIMEOUT,
+    AmqpPublisher,
+    close_connections,
+    describe,
+    origin,
+)
 from tchu._celery.common import RPC_TASK_NAME, resolve_app, rpc_queue_name
 from tchu.envelope import Envelope
 from tchu.errors import (
@@ -76,10 +83,7 @@ class CeleryTransport(AmqpPublisher):
         """Release pooled connections of this app that are idle (they reopen on the next publish)."""
         per_app = _templates.get(self.app, {})
         for template in per_app.values():
-            for group in (producers, connections):
-                pool = group.pop(template, None)  # an equal template made later must get a fresh pool
-                if pool is not None:
-                    pool.force_close_all()
+            close_connections(template)
         per_app.clear()
 
     def _ensure_service(self) -> None:

@@ -19,7 +19,7 @@ from tchu._celery.common import RPC_TASK_NAME, SETUP_ERRORS, dead_letter_queue, 
 from tchu._celery.transport import CeleryTransport
 from tchu.catalog import Catalog
 from tchu.dispatch import REJECTED, Dispatcher, rejection
-from tchu.envelope import _EMBED, TASK_NAME, TCHU_HEADERS, Envelope, _now
+from tchu.envelope import _EMBED, TASK_NAME, TCHU_HEADERS, Envelope, utc_now
 from tchu.errors import (
     HandlerError,
     MessageDecodeError,
@@ -136,7 +136,7 @@ class WorkerRuntime:
             "tchu_dlq_attempts": attempts,
             "tchu_dlq_queue": self.queue,
             "tchu_dlq_routing_key": routing_key,
-            "tchu_dlq_at": _now(),
+            "tchu_dlq_at": utc_now(),
         }
         return dead_letter_queue(self.queue, self.queue_type), headers
 
@@ -154,7 +154,7 @@ class WorkerRuntime:
             Reject: a copy failed; the message goes back to its queue after a pause.
         """
         body = json.dumps([list(args), kwargs, _EMBED], default=str).encode()
-        base: dict[str, Any] = {"lang": "py", "task": TASK_NAME, "id": str(request.id), "root_id": str(request.id)}
+        base: dict[str, Any] = {"task": TASK_NAME, "id": str(request.id)}
         base.update({name: request.get(name) for name in TCHU_HEADERS if request.get(name) is not None})
         for queue, extra in copies:
             try:

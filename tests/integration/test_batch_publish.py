@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 def event_ids(messages) -> list[str]:
-    return [m.headers["tchu_event_id"] for m in messages]
+    return [m.headers["id"] for m in messages]
 
 
 def test_a_batch_arrives_whole_and_in_order(broker, client):

@@ -53,7 +53,7 @@ def events_in(broker, queue: str = PROBE) -> list[tuple[str, dict, str]]:
     for message in get_messages(broker, queue):
         body = json.loads(message.body)
         args, kwargs = body[0], body[1]
-        out.append((kwargs["routing_key"], json.loads(args[0]), message.headers["tchu_event_id"]))
+        out.append((kwargs["routing_key"], json.loads(args[0]), message.headers["id"]))
     return out
 
 

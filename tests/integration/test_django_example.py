@@ -71,7 +71,7 @@ def test_example_publishes_on_commit_and_its_worker_handles_events(broker, clien
     }
     assert headers["tchu_schema_version"] == 1  # validated against the catalog's order.created
     placed, headers = published["order.placed"]
-    assert headers["tchu_event_id"] == order["event_id"]
+    assert headers["id"] == order["event_id"]
     assert placed["user"]["email"] == "ada@example.com"
     assert placed["company"]["name"] == "Acme"
 

@@ -76,7 +76,7 @@ def test_failing_handler_does_not_stop_the_others_and_is_dead_lettered(broker, t
     (msg,) = get_messages(broker, "notifications_queue.dlq")
     assert msg.headers["tchu_dlq_handlers"] == "handlers_notifications.send_welcome_email_again"
     assert "mail server down" in msg.headers["tchu_dlq_reason"]
-    assert msg.headers["tchu_event_id"] == event_id
+    assert msg.headers["id"] == event_id
     args, kwargs, _ = json.loads(msg.body)
     assert json.loads(args[0])["user_id"] == 2
     assert kwargs == {"routing_key": "user.created"}

@@ -128,7 +128,7 @@ def test_manual_configuration_of_tchu_tchu_2_keeps_working(broker, start_worker,
     while queue_depth(broker, "notifications_queue.dlq") < 1 and time.monotonic() < deadline:
         time.sleep(0.1)
     (msg,) = get_messages(broker, "notifications_queue.dlq")
-    assert msg.headers["tchu_event_id"] == order_id
+    assert msg.headers["id"] == order_id
     assert msg.headers["tchu_dlq_reason"].startswith("no handler: no handler matches 'order.created'")
 
 

@@ -49,9 +49,7 @@ def publish_raw(broker, envelope: Envelope, body: str) -> None:
 
 def dead_letters(broker) -> dict[str, str]:
     """Event id -> dead-letter reason, for what the analytics service refused."""
-    return {
-        m.headers["tchu_event_id"]: m.headers["tchu_dlq_reason"] for m in get_messages(broker, "analytics_queue.dlq")
-    }
+    return {m.headers["id"]: m.headers["tchu_dlq_reason"] for m in get_messages(broker, "analytics_queue.dlq")}
 
 
 def test_only_correctly_signed_events_reach_the_handlers(broker, signed_service):

@@ -209,8 +209,8 @@ def test_listen_prints_what_rabbitmq_routes_to_the_pattern_validated_and_masked(
     text = "\n".join(listener.stdout)
     assert "secret@example.com" not in text
     assert '"email": "***"' in text
-    assert f"id={created}  tchu_event_id={created}" in text
-    assert f"tchu_event_id={deleted}" in text
+    assert f"id={created}  tchu_published_at=" in text  # the event id travels as the task id
+    assert f"id={deleted}  tchu_published_at=" in text
     assert listener.stdout[-1].startswith("received 2 event(s) matching 'user.*' in ")
     assert listener.stdout[-1].endswith("(1 valid, 1 invalid)")
 
@@ -261,7 +261,7 @@ def test_publish_validates_confirms_and_prints_the_event_id(broker):
     event_id = out.stdout.strip()
     assert UUID.match(event_id)
     [message] = get_messages(broker, "watch")
-    assert message.headers["tchu_event_id"] == event_id
+    assert message.headers["id"] == event_id
     assert message.headers["tchu_schema_version"] == 1  # from the repository's catalog
     args, kwargs, _ = json.loads(message.body)
     assert json.loads(args[0]) == VALID_USER
@@ -276,7 +276,7 @@ def test_publish_reads_the_payload_from_a_file_or_stdin(broker, tmp_path):
     from_stdin = tchu(broker.amqp_url, "publish", "user.deleted", "@-", stdin='{"user_id": 43}')
     assert (from_file.returncode, from_stdin.returncode) == (0, 0), (from_file.stderr, from_stdin.stderr)
     messages = get_messages(broker, "watch")
-    assert [m.headers["tchu_event_id"] for m in messages] == [from_file.stdout.strip(), from_stdin.stdout.strip()]
+    assert [m.headers["id"] for m in messages] == [from_file.stdout.strip(), from_stdin.stdout.strip()]
     assert [json.loads(json.loads(m.body)[0][0]) for m in messages] == [{"user_id": 42}, {"user_id": 43}]
 
 
@@ -364,7 +364,7 @@ def test_dlq_show_prints_the_whole_entry_masked_and_leaves_the_queue(broker, sta
     assert fields["reason"].startswith("handler: 1 handler(s) failed for 'user.created'")
     assert "RuntimeError: mail server down" in fields["reason"]
     assert fields["dead-lettered at"] != "-"
-    assert f'  tchu_event_id: "{first}"' in out.stdout
+    assert f'  id: "{first}"' in out.stdout
     assert "  tchu_dlq_attempts: 1" in out.stdout
     payload = json.loads(out.stdout[out.stdout.index("payload\n") + len("payload\n") :])
     assert payload == {"user_id": 1, "email": "***", "fail": True}
@@ -505,4 +505,4 @@ def test_broker_option_wins_over_the_environment(broker):
     declare(broker, "watch", "user.deleted")
     out = tchu(UNREACHABLE, "publish", "user.deleted", '{"user_id": 5}', "--broker", broker.amqp_url)
     assert out.returncode == 0, out.stderr
-    assert [m.headers["tchu_event_id"] for m in get_messages(broker, "watch")] == [out.stdout.strip()]
+    assert [m.headers["id"] for m in get_messages(broker, "watch")] == [out.stdout.strip()]

@@ -210,7 +210,7 @@ def test_worker_dead_letters_an_invalid_delivery_and_keeps_consuming(broker, sho
     while queue_depth(broker, "shop_queue.dlq") < 1 and time.monotonic() < deadline:
         time.sleep(0.1)
     (dead,) = get_messages(broker, "shop_queue.dlq")
-    assert dead.headers["tchu_event_id"] == bad_id
+    assert dead.headers["id"] == bad_id
     reason = dead.headers["tchu_dlq_reason"]
     assert reason.startswith("validation: payload for 'shop.item.added' does not match")
     for field in ("$.cart_id", "$.channel", "$.customer: is required", "$.lines: is required"):

@@ -10,12 +10,14 @@ import uuid
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from tchu import envelope as envelope_module
 from tchu.envelope import (
     HEADER_CORRELATION_ID,
     HEADER_EVENT_ID,
@@ -216,6 +218,27 @@ def test_published_at_is_utc_iso_8601() -> None:
     assert before <= stamp <= dt.datetime.now(dt.UTC)
 
 
+@settings(max_examples=300)
+@given(st.lists(st.floats(min_value=0, max_value=4_000_000_000), min_size=1, max_size=5))
+def test_timestamps_are_those_of_datetime_to_the_microsecond(moments: list[float]) -> None:
+    for moment in moments:  # several in a row: the text of the last whole second is reused or replaced
+        with mock.patch("tchu.envelope.time.time", return_value=moment):
+            text = envelope_module.utc_now()
+        stamp = dt.datetime.fromisoformat(text)
+        assert text.endswith("+00:00")
+        assert len(text) == len("2026-11-25T01:55:33.123456+00:00")
+        assert stamp.replace(microsecond=0) == dt.datetime.fromtimestamp(int(moment), dt.UTC)
+        assert abs(stamp.timestamp() - moment) < 1e-6 + 1e-9 * moment  # truncated, within float precision
+
+
+def test_new_ids_are_distinct_version_4_uuids_in_canonical_form() -> None:
+    ids = [envelope_module.new_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+
+
 def test_envelope_is_frozen() -> None:
     env = Envelope.new(KEY, {})
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -232,7 +255,17 @@ def test_task_message_is_a_celery_protocol_2_body_with_only_the_payload() -> Non
     assert len(args) == 1
     assert isinstance(args[0], str)
     assert json.loads(args[0]) == {"user_id": 1, "email": "a@example.com"}
-    assert embed == {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+    assert embed == {}  # Celery reads each of callbacks, errbacks, chain and chord with .get(): None
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"a": 1}, {"text": 'é "quoted" \\ back\nslash \u2028 \U0001f600 \x00'}, {"k.e.y": [None, True, 1.5e300]}],
+)
+def test_task_message_body_is_exactly_json_dumps_of_args_kwargs_and_embed(payload: dict[str, Any]) -> None:
+    env = Envelope.new(KEY, payload)
+    expected = json.dumps([[env.body], {"routing_key": KEY}, {}], separators=(",", ":")).encode()
+    assert env.task_message().body == expected
 
 
 def test_task_message_headers_name_the_dispatcher_task_and_carry_tchu_metadata() -> None:
@@ -242,9 +275,9 @@ def test_task_message_headers_name_the_dispatcher_task_and_carry_tchu_metadata()
     assert headers["task"] == TASK_NAME == "tchu_tchu.dispatch_event"
     assert headers["id"] == env.event_id
     assert "root_id" not in headers  # Celery falls back to the task id
-    assert headers["lang"] == "py"
+    assert "lang" not in headers  # Celery's workers never read it
     assert headers["ignore_result"] is True
-    assert headers[HEADER_EVENT_ID] == env.event_id
+    assert HEADER_EVENT_ID not in headers  # the task id is the event id
     assert headers[HEADER_CORRELATION_ID] == "corr-7"
     assert headers[HEADER_PUBLISHED_AT] == env.published_at
     assert headers[HEADER_SCHEMA_VERSION] == 4
@@ -270,6 +303,7 @@ def test_task_message_for_a_call_asks_for_the_result() -> None:
     env = Envelope.new(KEY, {})
     message = env.task_message(task_name="tchu.rpc.user.created", task_id="t-1", reply_to="reply-q")
     assert message.headers["task"] == "tchu.rpc.user.created"
+    assert Envelope.decode(env.body, KEY, message.headers, "t-1").event_id == env.event_id
     assert message.headers["id"] == "t-1"
     assert message.headers["ignore_result"] is False
     assert message.properties == {"correlation_id": "t-1", "reply_to": "reply-q"}
