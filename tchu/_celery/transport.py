@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
 from typing import Any
 
@@ -39,12 +40,19 @@ NOT_FOUND = 404  # AMQP reply code
 _templates: weakref.WeakKeyDictionary[Any, dict[bool, Any]] = weakref.WeakKeyDictionary()
 
 
+_templates_lock = threading.Lock()
+
+
 def _template(app: Any, *, confirm: bool) -> Any:
-    per_app = _templates.setdefault(app, {})
-    if confirm not in per_app:
-        options = {"confirm_publish": True} if confirm else {}
-        per_app[confirm] = app.connection_for_write(transport_options=options)
-    return per_app[confirm]
+    per_app = _templates.get(app)
+    if per_app is not None and confirm in per_app:
+        return per_app[confirm]
+    with _templates_lock:  # one template per app and mode, even when threads publish their first event at once
+        per_app = _templates.setdefault(app, {})
+        if confirm not in per_app:
+            options = {"confirm_publish": True} if confirm else {}
+            per_app[confirm] = app.connection_for_write(transport_options=options)
+        return per_app[confirm]
 
 
 class CeleryTransport(AmqpPublisher):
