@@ -32,7 +32,8 @@ DEFAULT_PUBLISH_TIMEOUT = 10.0
 RECONNECT_ATTEMPTS = 4
 RECONNECT_BACKOFF = (0.0, 0.5, 1.0, 2.0)
 LANES_KEPT = 10  # idle publishing connections kept per broker, as many as Celery's broker_pool_limit
-PERSISTENT = 2  # AMQP delivery mode
+PERSISTENT = 2  # AMQP delivery modes
+TRANSIENT = 1
 _PERSISTENT = {"delivery_mode": PERSISTENT}
 BATCH_WINDOW = 1000  # unconfirmed events of a batch at most, so the broker's confirms never pile up unread
 T = TypeVar("T")
@@ -266,9 +267,12 @@ class AmqpPublisher:
         mandatory: bool = False,
         content_type: str = CONTENT_TYPE,
         content_encoding: str = CONTENT_ENCODING,
+        persistent: bool = True,
     ) -> bool:
-        """Publish one persistent message (JSON unless ``content_type`` says otherwise); reconnect and retry when
-        the connection is lost. ``declare`` names entities (a queue, say) to declare first, once per connection.
+        """Publish one message (JSON unless ``content_type`` says otherwise); reconnect and retry when the
+        connection is lost. ``declare`` names entities (a queue, say) to declare first, once per connection. The
+        message is persistent unless ``persistent`` is false (then the broker confirms it without writing it
+        to disk, and loses it if it restarts).
 
         Returns whether the message was routed: False when ``mandatory`` and the broker returned it (known with
         confirms only; without them it is reported True).
@@ -276,7 +280,7 @@ class AmqpPublisher:
         Raises:
             PublishError: the broker refused the message, did not confirm it in time, or stayed unreachable.
         """
-        properties = {**properties, **_PERSISTENT}
+        properties = {**properties, "delivery_mode": PERSISTENT if persistent else TRANSIENT}
         if expiration is not None:
             properties["expiration"] = str(int(expiration * 1000))  # AMQP's per-message TTL, in milliseconds
         lanes = self._lanes()
@@ -307,6 +311,22 @@ class AmqpPublisher:
             return _reconnecting(what or repr(routing_key), attempt, _publish_error)
         except MessageNacked as exc:
             raise PublishError(f"the broker refused {what} (negative confirm); it was not delivered") from exc
+
+    def consumers_of(self, queue: str) -> int:
+        """How many consumers ``queue`` has, asked of the broker (a passive declare).
+
+        Raises:
+            ChannelError: with code 404 when the queue does not exist (or another broker error).
+        """
+        lanes = self._lanes()
+        lane = lanes.take()
+        try:
+            _, _, consumers = lane.channel.queue_declare(queue, passive=True)
+        except BaseException as exc:
+            lanes.discard(lane, exc)  # a 404 closed the channel
+            raise
+        lanes.give(lane)
+        return int(consumers)
 
     def send(self, envelope: Envelope) -> None:
         """Publish an event to ``tchu_events`` under its routing key."""

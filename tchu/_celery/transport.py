@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from typing import Any
 
 from celery.backends.base import DisabledBackend
 from celery.exceptions import TimeoutError as CeleryTimeoutError
-from kombu.pools import connections, producers
+from kombu.pools import producers
 
 from tchu._amqp import (
     BROKER_ERRORS,
@@ -34,6 +35,7 @@ from tchu.errors import (
 logger = logging.getLogger("tchu.publish")
 
 NOT_FOUND = 404  # AMQP reply code
+RESPONDER_KNOWN_FOR = 2.0  # seconds a call trusts that the responder it found is still there
 
 # One template connection per app and confirm mode: kombu's pools key on it, so every client of an app shares
 # one bounded, thread-safe pool of connections that is reset in forked children.
@@ -75,6 +77,7 @@ class CeleryTransport(AmqpPublisher):
         super().__init__(confirm=confirm, publish_timeout=publish_timeout, unroutable=unroutable)
         self._app = app
         self.declare_service = declare_service
+        self._responders: dict[str, float] = {}  # rpc queue -> until when a consumer of it is known
 
     def _template(self, *, confirm: bool) -> Any:
         return _template(self.app, confirm=confirm)
@@ -126,19 +129,17 @@ class CeleryTransport(AmqpPublisher):
             properties=msg.properties,
             expiration=timeout,  # a request nobody took in time is dropped by the broker
             what=f"call {key!r}",
+            persistent=False,  # it matters only while its caller waits: confirmed without a disk write
         )
         return _reply(app.AsyncResult(task_id), key, envelope.event_id, timeout)
 
     def _check_responder(self, routing_key: str, queue: str) -> None:
+        """Raise :class:`NoResponderError` unless a worker consumes ``queue``; a positive answer is trusted for
+        ``RESPONDER_KNOWN_FOR`` seconds, so calls in a row ask the broker once."""
+        if self._responders.get(queue, 0.0) > time.monotonic():
+            return
         try:
-            pool = connections[_template(self.app, confirm=self.confirm)]
-            with pool.acquire(block=True, timeout=self.publish_timeout) as c:
-                channel = c.channel()
-                try:
-                    _, _, consumers = channel.queue_declare(queue, passive=True)
-                finally:
-                    if channel.is_open:
-                        channel.close()
+            consumers = self.consumers_of(queue)
         except BROKER_ERRORS as exc:
             if getattr(exc, "code", None) == NOT_FOUND:
                 raise NoResponderError(
@@ -151,6 +152,7 @@ class CeleryTransport(AmqpPublisher):
                 f"no worker is consuming {queue!r}, so nobody would answer {routing_key!r}; "
                 "start a worker of the responding service"
             )
+        self._responders[queue] = time.monotonic() + RESPONDER_KNOWN_FOR
 
 
 def _reply(result: Any, routing_key: str, event_id: str, timeout: float) -> Any:

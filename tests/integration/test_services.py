@@ -134,3 +134,34 @@ def test_rpc_with_celery_rpc_backend(broker, start_worker, rpc_client):
     }
     with pytest.raises(RemoteError, match="ValueError: email domain is blocked"):
         client.call("user.validate", {"email": "boom@example.com"}, timeout=10)
+
+
+def test_an_rpc_request_is_transient_and_expires_with_its_call(broker, client):
+    """The request waits in the responder queue only while its caller does: not written to disk, gone at timeout."""
+    from kombu import Connection, Consumer, Queue  # noqa: PLC0415
+
+    taken = []
+    with Connection(broker.amqp_url) as conn:
+        queue = Queue("tchu.rpc.user.validate", durable=True)(conn.default_channel)
+        queue.declare()
+        with Consumer(conn.default_channel, [queue], callbacks=[lambda _body, message: taken.append(message)]):
+            with pytest.raises(RPCTimeoutError):  # a responder that never answers
+                client.call("user.validate", {"email": "x@example.com"}, timeout=1)
+            conn.drain_events(timeout=5)
+    [request] = taken
+    assert request.properties["delivery_mode"] == 1
+    assert request.properties["expiration"] == "1000"
+    assert request.headers["task"] == "tchu.rpc.respond"
+
+
+def test_a_responder_that_stopped_is_noticed_once_the_trusted_while_passed(broker, start_worker, client):
+    from tchu._celery.transport import RESPONDER_KNOWN_FOR  # noqa: PLC0415
+
+    worker = start_worker("svc", extra_env=service_env("users"))
+    assert client.call("user.validate", {"email": "x@example.com"}, timeout=10)["valid"] is True
+    worker.stop()
+    time.sleep(RESPONDER_KNOWN_FOR)
+    started = time.monotonic()
+    with pytest.raises(NoResponderError, match=r"no worker is consuming 'tchu\.rpc\.user\.validate'"):
+        client.call("user.validate", {"email": "x@example.com"}, timeout=30)
+    assert time.monotonic() - started < 5
