@@ -43,7 +43,9 @@ class EventSchema:
         object.__setattr__(self, "schema_id", sid)
         sensitive = _marks_sensitive(self.schema)
         object.__setattr__(self, "_sensitive", sensitive)
-        object.__setattr__(self, "_check", _compile(self.routing_key, sid, self.schema, sensitive=sensitive))
+        check = _compile(self.routing_key, sid, self.schema, sensitive=sensitive)
+        object.__setattr__(self, "_check", check)
+        object.__setattr__(self, "validate", check)  # every publish and delivery calls it: no frame in between
         response = None
         if self.response is not None:
             response_id = f"{sid}#/x-tchu/response"

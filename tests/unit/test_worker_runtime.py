@@ -119,8 +119,10 @@ class RecordingPublisher:
         mandatory: bool = False,
         content_type: str = CONTENT_TYPE,
         content_encoding: str = CONTENT_ENCODING,
+        persistent: bool = True,
     ) -> bool:
         del content_type, content_encoding
+        assert persistent  # a dead-letter copy must survive a broker restart
         self.published.append(
             Published(
                 body, exchange, routing_key, dict(headers), dict(properties), list(declare), expiration, what, mandatory
