@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -54,7 +54,17 @@ def current_event_or_none() -> EventInfo | None:
 @contextmanager
 def handling(info: EventInfo, handler: str) -> Iterator[EventInfo]:
     """Make ``info`` (for ``handler``) the current event inside the block."""
-    scoped = replace(info, handler=handler)
+    scoped = EventInfo(  # not dataclasses.replace: this runs for every handler of every event
+        info.routing_key,
+        info.event_id,
+        info.correlation_id,
+        info.published_at,
+        info.schema_version,
+        handler,
+        info.redelivered,
+        info.attempt,
+        info.headers,
+    )
     token = _current.set(scoped)
     try:
         yield scoped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -98,11 +99,8 @@ class CeleryTransport(AmqpPublisher):
         per_app.clear()
 
     def _ensure_service(self) -> None:
-        if not self.declare_service:
-            return
-        from tchu._celery.service import ensure_declared_for  # noqa: PLC0415 -- service imports this module
-
-        ensure_declared_for(self.app)
+        if self.declare_service:
+            _ensure_declared_for()(self.app)
 
     def call(self, envelope: Envelope, timeout: float) -> Any:
         """Send an RPC request to the key's responder queue and wait for the reply."""
@@ -153,6 +151,14 @@ class CeleryTransport(AmqpPublisher):
                 "start a worker of the responding service"
             )
         self._responders[queue] = time.monotonic() + RESPONDER_KNOWN_FOR
+
+
+@functools.cache
+def _ensure_declared_for() -> Any:
+    """:func:`tchu._celery.service.ensure_declared_for`, imported on first use (that module imports this one)."""
+    from tchu._celery.service import ensure_declared_for  # noqa: PLC0415
+
+    return ensure_declared_for
 
 
 def _reply(result: Any, routing_key: str, event_id: str, timeout: float) -> Any:

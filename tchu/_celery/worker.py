@@ -115,7 +115,8 @@ class WorkerRuntime:
         if unknown:
             raise MessageDecodeError(f"unknown task arguments {unknown}")
         routing_key = kwargs.get("routing_key") or (request.delivery_info or {}).get("routing_key")
-        headers = {name: request.get(name) for name in TCHU_HEADERS if request.get(name) is not None}
+        found = ((name, request.get(name)) for name in TCHU_HEADERS)
+        headers = {name: value for name, value in found if value is not None}
         return Envelope.decode(args[0], routing_key, headers, str(request.id))
 
     def _dlq_copy(

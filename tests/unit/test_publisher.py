@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from typing import Any
 
@@ -210,3 +211,31 @@ def test_publishing_a_deprecated_key_warns_at_the_callers_line_and_still_sends(t
         Publisher(transport, catalog).publish("old.thing", {})
     assert w[0].filename == __file__
     assert [env.routing_key for env in transport.sent] == ["old.thing"]
+
+
+def test_handling_keeps_every_field_of_the_event_but_the_handler() -> None:
+    # handling() copies the fields one by one: a new field must be added there, and set here
+    assert [f.name for f in dataclasses.fields(EventInfo)] == [
+        "routing_key",
+        "event_id",
+        "correlation_id",
+        "published_at",
+        "schema_version",
+        "handler",
+        "redelivered",
+        "attempt",
+        "headers",
+    ]
+    info = EventInfo(
+        routing_key="user.created",
+        event_id="ev-1",
+        correlation_id="corr-1",
+        published_at="2024-01-01T00:00:00+00:00",
+        schema_version=3,
+        handler="before",
+        redelivered=True,
+        attempt=4,
+        headers={"tchu_schema_version": 3},
+    )
+    with handling(info, "svc.after") as scoped:
+        assert dataclasses.asdict(scoped) == {**dataclasses.asdict(info), "handler": "svc.after"}
