@@ -3,16 +3,17 @@
 tchu registers a pytest plugin (``tchu``) whose fixture ``tchu_events`` gives each test an :class:`EventLog`:
 
 - **In memory** (the default), every :class:`~tchu.TchuClient` of the process made without ``transport=``,
-  whenever it was created (generated publishers and ``TchuEvent`` included), publishes to a
+  whenever it was created (generated publishers, ``TchuEvent`` and :func:`tchu.serverless.connect` clients
+  included), publishes to a
   :class:`~tchu.memory.MemoryBroker` instead of RabbitMQ. Publishing validates, wraps and signs exactly as in
   production; the broker routes with RabbitMQ's topic semantics to its services and runs their handlers before
   ``publish`` returns. It starts with one service, ``local``: :data:`tchu.default_router` with
   :data:`tchu.default_catalog`, so every handler the test process imported runs. RPC calls are answered by the
   ``@respond`` handlers of its services.
 - **On a real broker** (``pytest --tchu-broker amqp://...`` or ``TCHU_TEST_BROKER=amqp://...``), clients publish
-  to that broker as in production, and an exclusive queue bound with ``#`` to ``tchu_events`` records a copy of
-  every event, so :meth:`EventLog.published` answers the same. Handlers do not run in the test process: they
-  run in the services' own workers, if any are started.
+  to that broker as in production (``tchu.serverless.connect()`` without a URL too), and an exclusive queue
+  bound with ``#`` to ``tchu_events`` records a copy of every event, so :meth:`EventLog.published` answers the
+  same. Handlers do not run in the test process: they run in the services' own workers, if any are started.
 
 Example:
     >>> def test_signup_announces_the_user(tchu_events):
@@ -29,7 +30,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -224,10 +225,13 @@ def _patched(target: object, attributes: Mapping[str, Any]) -> Iterator[None]:
                 delattr(target, name)
 
 
-def _in_memory(broker: MemoryBroker) -> AbstractContextManager[None]:
-    """Route every ``CeleryTransport`` (so every ``TchuClient`` made without ``transport=``, before or during the
-    block) to ``broker``, each with its own ``unroutable`` setting."""
-    from tchu._celery.transport import CeleryTransport  # noqa: PLC0415 -- kombu only when a test asks for it
+@contextmanager
+def _in_memory(broker: MemoryBroker) -> Iterator[None]:
+    """Route every broker transport (so every ``TchuClient`` made without ``transport=``, and every
+    :func:`tchu.serverless.connect` client, before or during the block) to ``broker``, each with its own
+    ``unroutable`` setting. A serverless client's calls are refused as in production."""
+    from tchu._amqp import AmqpPublisher  # noqa: PLC0415 -- kombu only when a test asks for it
+    from tchu._celery.transport import CeleryTransport  # noqa: PLC0415
 
     def send(transport: Any, envelope: Envelope) -> None:
         broker.transport(unroutable=transport.unroutable).send(envelope)
@@ -238,17 +242,25 @@ def _in_memory(broker: MemoryBroker) -> AbstractContextManager[None]:
     def call(transport: Any, envelope: Envelope, timeout: float) -> Any:
         return broker.transport(unroutable=transport.unroutable).call(envelope, timeout)
 
-    return _patched(CeleryTransport, {"send": send, "send_many": send_many, "call": call})
+    with _patched(AmqpPublisher, {"send": send, "send_many": send_many}), _patched(CeleryTransport, {"call": call}):
+        yield
 
 
-def _on_app(app: Any) -> AbstractContextManager[None]:
-    """Make clients created without a Celery app publish with ``app`` (the switch's broker)."""
-    from tchu._celery import transport as module  # noqa: PLC0415 -- kombu only when a test asks for it
+@contextmanager
+def _on_app(app: Any, broker_url: str) -> Iterator[None]:
+    """Make clients created without a Celery app publish with ``app`` (the switch's broker), and
+    :func:`tchu.serverless.connect` without a URL publish to ``broker_url``."""
+    from tchu import serverless  # noqa: PLC0415 -- kombu only when a test asks for it
+    from tchu._celery import transport as module  # noqa: PLC0415
 
     def resolve_app(given: Any = None) -> Any:
         return given if given is not None else app
 
-    return _patched(module, {"resolve_app": resolve_app})
+    def serverless_url(url: str | None = None) -> str:
+        return url or broker_url
+
+    with _patched(module, {"resolve_app": resolve_app}), _patched(serverless, {"broker_url": serverless_url}):
+        yield
 
 
 @contextmanager
@@ -259,8 +271,9 @@ def recording(
 
     In memory, the broker starts with the service ``local`` (:data:`tchu.default_router` and
     :data:`tchu.default_catalog`) and ``eager`` delivery. On a real broker, clients created without a Celery app
-    (``TchuClient()``, generated publishers without ``client=``) publish to ``broker_url``; a client of an app of
-    your own publishes to that app's broker. ``result_backend`` serves their RPC calls.
+    (``TchuClient()``, generated publishers without ``client=``, ``tchu.serverless.connect()`` without a URL)
+    publish to ``broker_url``; a client of an app of your own publishes to that app's broker. ``result_backend``
+    serves their RPC calls.
     """
     if broker_url is None:
         memory = MemoryBroker(eager=eager)
@@ -272,7 +285,7 @@ def recording(
 
     recorder = BrokerRecorder(broker_url, result_backend=result_backend)
     try:
-        with _on_app(recorder.app):
+        with _on_app(recorder.app, broker_url):
             yield EventLog(recorder=recorder)
     finally:
         recorder.close()

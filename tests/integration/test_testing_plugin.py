@@ -219,3 +219,16 @@ def test_memory_dead_letters_what_a_real_worker_dead_letters(
         "parity.checked": "validation",
         "orphan.event": "no handler",
     }
+
+
+def test_on_rabbitmq_a_serverless_client_without_a_url_publishes_to_the_switchs_broker(broker, monkeypatch):
+    from tchu.serverless import connect  # noqa: PLC0415
+
+    monkeypatch.setenv("TCHU_BROKER_URL", "amqp://guest:guest@127.0.0.1:1//")  # what it would use outside the block
+    payload = {"user_id": 7, "email": "ada@example.com", "name": "Ada"}
+    with recording(broker.amqp_url) as real:
+        with connect() as client:
+            event_id = client.publish("user.created", payload)
+        [found] = real.wait_for("user.created", user_id=7)
+    assert found.event_id == event_id
+    assert found.payload == payload

@@ -172,3 +172,17 @@ def test_an_event_log_records_one_source() -> None:
 def test_add_service_errors_are_the_brokers(tchu_events: EventLog) -> None:
     with pytest.raises(SetupError, match="already has a service 'local'"):
         tchu_events.add_service("local")
+
+
+def test_serverless_clients_publish_in_memory_too(tchu_events: EventLog) -> None:
+    from tchu.serverless import connect  # noqa: PLC0415 -- kombu only in the tests that publish with it
+
+    payload = {"user_id": 7, "email": "ada@example.com", "name": "Ada"}
+    with connect("amqp://guest:guest@127.0.0.1:1//", connect_timeout=0.1) as client:  # nothing listens there
+        event_id = client.publish("user.created", payload)
+        ids = client.publish_many([("user.deleted", {"user_id": 7})])
+        with pytest.raises(SetupError, match="needs a Celery result backend"):  # refused, as in production
+            client.call("audit.lookup", {"n": 1})
+    [created] = tchu_events.published("user.created", user_id=7)
+    assert created.event_id == event_id
+    assert [e.event_id for e in tchu_events.published("user.deleted")] == ids
