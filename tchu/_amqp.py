@@ -15,11 +15,13 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn, TypeVar
 
+import amqp
 from amqp.exceptions import AMQPError, ChannelError, MessageNacked
 from kombu.entity import Exchange
 from kombu.exceptions import KombuError
 from kombu.pools import connections, producers
 
+from tchu._properties import Message
 from tchu.envelope import CONTENT_ENCODING, CONTENT_TYPE, Envelope
 from tchu.errors import BatchPublishError, PublishError, SetupError
 from tchu.publisher import report_unroutable
@@ -61,6 +63,22 @@ def describe(exc: BaseException) -> str:
     """``Type: message`` of an error, never empty (kombu and py-amqp raise some with no message)."""
     text = str(exc) or str(exc.__cause__ or "") or "no detail from the broker"
     return f"{type(exc).__name__}: {text}"
+
+
+def _message(
+    channel: Any, body: bytes, *, content_type: str, content_encoding: str, headers: Any, properties: dict[str, Any]
+) -> Any:
+    """The message to publish on ``channel``: on py-amqp's channels, one whose properties encode directly
+    (:mod:`tchu._properties`); on any other transport's, what the channel prepares."""
+    if isinstance(channel, amqp.Channel):
+        return Message(
+            body,
+            content_type=content_type,
+            content_encoding=content_encoding,
+            application_headers=headers,
+            **properties,
+        )
+    return channel.prepare_message(body, None, content_type, content_encoding, headers, properties)
 
 
 class Lane:
@@ -119,7 +137,14 @@ class Lane:
             if sock is not None:
                 sock.settimeout(timeout)
             self.timeout = timeout
-        message = self.channel.prepare_message(body, None, content_type, content_encoding, headers, properties)
+        message = _message(
+            self.channel,
+            body,
+            content_type=content_type,
+            content_encoding=content_encoding,
+            headers=headers,
+            properties=properties,
+        )
         self.channel.basic_publish(
             message,
             exchange=exchange,
@@ -290,7 +315,7 @@ class AmqpPublisher:
             try:
                 for entity in declare:
                     lane.declare(entity)
-                routed = not lane.publish(
+                returned = lane.publish(
                     body,
                     exchange=exchange,
                     routing_key=routing_key,
@@ -301,6 +326,9 @@ class AmqpPublisher:
                     mandatory=mandatory,
                     timeout=self.publish_timeout,
                 )
+                # with confirms the broker returns a message before confirming it; without, a return read now
+                # may be an earlier message's, so nothing is concluded from it
+                routed = not (returned and self.confirm)
             except BaseException as exc:
                 lanes.discard(lane, exc)  # a channel that failed is not used again, whatever the error
                 raise
@@ -385,8 +413,13 @@ class AmqpPublisher:
                 mandatory = self.unroutable != "ignore"
                 for tag, env in enumerate(list(batch.pending.values()), start=1):
                     msg = env.task_message(origin=origin())
-                    message = channel.prepare_message(
-                        msg.body, None, CONTENT_TYPE, CONTENT_ENCODING, msg.headers, {**msg.properties, **_PERSISTENT}
+                    message = _message(
+                        channel,
+                        msg.body,
+                        content_type=CONTENT_TYPE,
+                        content_encoding=CONTENT_ENCODING,
+                        headers=msg.headers,
+                        properties={**msg.properties, **_PERSISTENT},
                     )
                     channel.basic_publish(
                         message, exchange=EXCHANGE_NAME, routing_key=env.routing_key, mandatory=mandatory

@@ -10,10 +10,10 @@ import threading
 import time
 
 import pytest
-from helpers import declare, get_messages, queue_depth
+from helpers import declare, get_messages, publisher_app, queue_depth
 from kombu import Queue
 
-from tchu import PublishError
+from tchu import PublishError, TchuClient
 from tchu._amqp import LANES_KEPT, Lanes, lanes_for
 
 pytestmark = pytest.mark.integration
@@ -136,3 +136,20 @@ def test_a_forked_child_opens_its_own_lane_and_leaves_the_parents_open(broker, c
     assert lanes_of(client)._idle == [parent_lane]  # noqa: SLF001
     assert [m.headers["id"] for m in get_messages(broker, "audit")][-2:] == [child_id, third]
     assert queue_depth(broker, "audit") == 0
+
+
+def test_without_confirms_a_return_is_never_blamed_on_a_later_event(broker):
+    declare(broker, "audit", "audit.#")
+    app = publisher_app(broker)
+    try:
+        with TchuClient(app, confirm=False, unroutable="raise") as client:
+            client.publish("nobody.hears", {"n": 0})  # returned by the broker, read during a later publish
+            time.sleep(0.2)
+            routed = [client.publish("audit.login", {"n": n}) for n in range(5)]  # none of them may raise
+        deadline = time.monotonic() + 10
+        while queue_depth(broker, "audit") < len(routed) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [m.headers["id"] for m in get_messages(broker, "audit")] == routed
+    finally:
+        app.backend.client.connection_pool.disconnect()
+        app.close()
