@@ -399,16 +399,19 @@ def run_all(settings: Settings, progress: Progress) -> tuple[dict[str, Figure], 
         measure_publishing(run, driver, settings, figures)
         progress("validation (figure 7)")
         measure_validation(settings, figures)
+        # tchu-tchu 2.2.3 publishes with the result backend on, so its publisher subscribes to a Redis channel per
+        # event and never leaves it: after the publishing rounds, its calls wait behind tens of thousands of them.
+        # Its service figures get a fresh publisher, as every other implementation does.
+        run.stop(driver)
         makers: list[tuple[str, Callable[[Run], services.Implementation]]] = [
             (RAW, services.RawKombu),
             (CELERY, services.PlainCelery),
             (TCHU, services.Tchu),
-            (LEGACY, lambda r: services.Legacy(r, release, driver)),
+            (LEGACY, lambda r: services.Legacy(r, release, services.start_legacy_driver(r, release))),
         ]
         for label, make in makers:
             progress(f"workers of {label} (figures 4, 5, 8)")
             measure_services(run, make, settings, figures, progress)
-        run.stop(driver)
     cleanup = run.leftovers()
     measure_codegen(settings, figures, progress)
     return figures, cleanup

@@ -334,7 +334,8 @@ class Legacy(Implementation):
         return [float(ms) for ms in answer["ms"]]
 
     def close(self) -> None:
-        """The driver is stopped by the run, which shares it with the publishing figures."""
+        """Stop the publisher process (each service measurement gets a fresh one; see ``bench.__main__``)."""
+        self.run.stop(self.driver)
 
 
 def legacy_env(run: Run, name: str, **extra: str) -> dict[str, str]:
