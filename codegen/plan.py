@@ -155,17 +155,27 @@ def _patterns(events: list[CatalogEntry]) -> list[Pattern]:
     """``#``, and ``<prefix>.*`` / ``<prefix>.#`` / ``*.<suffix>`` for every prefix and suffix of the keys."""
     candidates = {"#"}
     for entry in events:
-        words = entry.routing_key.split(".")
-        for i in range(1, len(words)):
-            prefix, suffix = ".".join(words[:i]), ".".join(words[i:])
-            candidates |= {f"{prefix}.*", f"{prefix}.#", f"*.{suffix}", f"#.{suffix}"}
-        candidates.add(entry.routing_key)
-    out = []
-    for pattern in sorted(candidates):
-        matched = tuple(names_for(e.routing_key).model for e in events if topic_matches(pattern, e.routing_key))
-        if matched:
-            out.append(Pattern(pattern, matched))
-    return out
+        candidates |= _forms(entry.routing_key) - {f"{entry.routing_key}.#", f"#.{entry.routing_key}"}
+    # A candidate that matches a key is one of that key's own forms, or '#', the key itself, 'key.#' or '#.key'
+    # (a '#' may stand for no word): each key is checked against those few, not against every candidate.
+    matched: dict[str, list[str]] = {}
+    for entry in events:
+        key = entry.routing_key
+        model = names_for(key).model
+        for pattern in sorted(_forms(key) & candidates):
+            if topic_matches(pattern, key):
+                matched.setdefault(pattern, []).append(model)
+    return [Pattern(pattern, tuple(matched[pattern])) for pattern in sorted(candidates) if pattern in matched]
+
+
+def _forms(routing_key: str) -> set[str]:
+    """Every candidate pattern that can match ``routing_key`` (see :func:`_patterns`)."""
+    words = routing_key.split(".")
+    forms = {"#", routing_key, f"{routing_key}.#", f"#.{routing_key}"}
+    for i in range(1, len(words)):
+        prefix, suffix = ".".join(words[:i]), ".".join(words[i:])
+        forms |= {f"{prefix}.*", f"{prefix}.#", f"*.{suffix}", f"#.{suffix}"}
+    return forms
 
 
 def _specs(entries: list[CatalogEntry]) -> dict[str, Any]:

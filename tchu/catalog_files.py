@@ -11,14 +11,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from tchu.catalog import EventSchema, Kind
+from tchu.catalog import EventSchema, Kind, meta_valid
 from tchu.errors import PayloadValidationError, SetupError
 from tchu.naming import CATALOG_KEY, check_collisions
 
@@ -30,6 +30,13 @@ COMPAT_MODES = ("backward", "forward", "full", "backward_transitive", "forward_t
 ALLOW_FILE = "compat-allow.json"  # the compatibility gate's allow-list, beside the events: not an event
 _META = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def _meta_errors(schema: Any) -> Iterable[Any]:
+    """jsonschema's errors of ``schema`` against the 2020-12 meta-schema; only asked when the fast check fails."""
+    return () if meta_valid(schema) else _META.iter_errors(schema)
+
+
 INSTANCE_KEYWORDS = frozenset({"default", "examples", "const", "enum"})  # data, not schemas: no $ref inside
 # the formats the validator checks; any other would be an annotation nobody enforces
 KNOWN_FORMATS = frozenset(
@@ -157,7 +164,7 @@ class _Loader:
         """Check a referenced file against the metaschema and its formats once; problems name that file."""
         if path not in self._def_ok:
             before = len(self.problems)
-            for error in _META.iter_errors(doc):
+            for error in _meta_errors(doc):
                 self.problem(path, pointer(error.absolute_path), f"not valid JSON Schema 2020-12: {error.message}")
             self.formats(path, doc)
             self._def_ok[path] = len(self.problems) == before
@@ -177,7 +184,7 @@ class _Loader:
         if not isinstance(doc, dict):
             self.problem(path, "", "a schema file holds a JSON object")
             return None
-        for error in _META.iter_errors(doc):
+        for error in _meta_errors(doc):
             self.problem(path, pointer(error.absolute_path), f"not valid JSON Schema 2020-12: {error.message}")
         self.root_rules(path, doc)
         self.formats(path, doc)
@@ -264,7 +271,7 @@ class _Loader:
             modes = ", ".join(COMPAT_MODES)
             self.problem(path, f"{ptr}/compatibility", f"{meta['compatibility']!r} is not a mode; use one of {modes}")
         if isinstance(meta.get("response"), dict):
-            for error in _META.iter_errors(meta["response"]):
+            for error in _meta_errors(meta["response"]):
                 where = f"{ptr}/response{pointer(error.absolute_path)}"
                 self.problem(path, where, f"not valid JSON Schema 2020-12: {error.message}")
 
