@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from tchu import catalog as catalog_module
-from tchu.catalog import Catalog, EventSchema, default_catalog
+from tchu.catalog import Catalog, EventSchema, default_catalog, meta_valid
 from tchu.errors import InvalidRoutingKeyError, PayloadValidationError, SetupError
 
 USER_CREATED: dict[str, Any] = {
@@ -325,3 +326,28 @@ def test_validation_errors_never_quote_a_sensitive_value() -> None:
 def test_a_plain_value_that_looks_like_the_mask_is_still_quoted() -> None:
     with pytest.raises(PayloadValidationError, match=r'"\*\*\*" is not a "email"'):
         SIGN_UP.validate({"email": "***"})
+
+
+@pytest.mark.parametrize(
+    ("schema", "valid"),
+    [
+        ({"type": "object", "properties": {"a": {"type": "string", "pattern": "^[a-z]+$"}}}, True),
+        ({"type": "nope"}, False),
+        ({"type": "string", "pattern": "(?<name>x)"}, False),  # ECMA syntax Python's re refuses: jsonschema would
+        ({"patternProperties": {"[": {"type": "string"}}}, False),
+        ({"examples": [{"pattern": "["}]}, False),  # data, not a pattern: a false alarm jsonschema then clears
+    ],
+)
+def test_meta_valid_is_true_only_for_what_jsonschema_accepts(schema: dict[str, Any], valid: bool) -> None:
+    assert meta_valid(schema) is valid
+    if valid:
+        Draft202012Validator.check_schema(schema)  # what meta_valid stands for
+
+
+def test_a_pattern_pythons_re_refuses_is_a_setup_error_naming_it() -> None:
+    with pytest.raises(SetupError, match=r"not a 'regex'"):
+        EventSchema("bad.pattern", {"type": "string", "pattern": "(?<name>x)"})
+
+
+def test_a_false_alarm_of_the_fast_check_costs_time_not_a_refusal() -> None:
+    EventSchema("data.pattern", {"type": "object", "examples": [{"pattern": "["}]})
