@@ -247,7 +247,8 @@ os.register_at_fork(after_in_child=_forget_lanes_after_fork)
 
 
 class AmqpPublisher:
-    """Publishes envelopes to ``tchu_events``, confirmed, over pooled kombu connections.
+    """Publishes envelopes to ``tchu_events``, confirmed, on :class:`Lanes` (kombu connections kept between
+    publishes; a batch takes a connection from kombu's pool for a channel of its own).
 
     With ``confirm`` (the default) a publish returns only after the broker confirmed it; a negative confirm or no
     confirm within ``publish_timeout`` seconds raises :class:`PublishError`, as does a refusal (a missing

@@ -26,7 +26,7 @@ class TchuClient:
             mappings nor models, as tchu-tchu 2.x allowed.
         catalog: the schemas to validate against; the default catalog (filled by generated packages).
         confirm: wait for the broker's confirm on every publish (default True).
-        publish_timeout: seconds to wait for a pooled connection and for each confirm.
+        publish_timeout: seconds to wait for a connection's write, a pooled connection (batches) and each confirm.
         unroutable: what to do with an event no queue is bound to (seen with confirms on): ``"log"`` a warning
             (the default), ``"raise"`` :class:`UnroutableError`, or ``"ignore"``.
         max_payload_bytes: the largest encoded payload :meth:`publish` sends (default 1 MiB).
@@ -123,7 +123,7 @@ class TchuClient:
         return self.publisher.call(topic, self._prepare(data), timeout=timeout, correlation_id=correlation_id)
 
     def close(self) -> None:
-        """Close the idle pooled broker connections of the transport (they reopen on the next publish)."""
+        """Close the transport's idle broker connections (they reopen on the next publish)."""
         close = getattr(self.transport, "close", None)
         if callable(close):
             close()

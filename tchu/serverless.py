@@ -42,7 +42,7 @@ def broker_url(url: str | None = None) -> str:
 class KombuTransport(AmqpPublisher):
     """Publishes events to ``tchu_events`` over connections to ``url``, with no Celery app.
 
-    Connections are pooled per transport and opened on the first publish; :meth:`close` closes them.
+    Connections are kept per transport between publishes and opened on the first; :meth:`close` closes them.
     ``connect_timeout`` bounds each attempt to reach the broker (four attempts with backoff, as for every
     publish). See :class:`~tchu._amqp.AmqpPublisher` for confirms, unroutable events and reconnects.
     """
