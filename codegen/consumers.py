@@ -10,7 +10,9 @@ Python AST only:
   calls; the generated typed decorators ``on_<event>`` / ``<pkg>.on_<event>``; the generated ``on("pattern")``
   when ``on`` is imported by name or called on an imported module;
 - responders: ``respond("key")`` / ``<anything>.respond("key")`` and ``responds_<event>``;
-- producers: ``<anything>.publish("key", ...)`` and ``publish_<event>(...)``; callers of rpc topics:
+- producers: ``<anything>.publish("key", ...)``, ``publish_<event>(...)`` and Django's
+  ``publish_on_commit(client, "key", ...)`` (a ``TchuEvent`` passed to it names its topic in a class the scan
+  does not follow); callers of rpc topics:
   ``<anything>.call("key", ...)`` (a key with at least one ``.``) and ``call_<event>(...)``.
 
 Only string literals count: a key held in a variable is invisible to a static scan. Generated names are mapped
@@ -219,6 +221,11 @@ def _uses(tree: ast.Module) -> Iterator[tuple[Role, str | None, str | None, int]
                     yield from _typed(_func_name_of(deco), deco.lineno)
         elif isinstance(node, ast.Call):
             yield from _typed(_func_name(node), node.lineno)
+            if _func_name(node) == "publish_on_commit":  # (client, "key", data): the key comes second
+                key = _literal(node.args[1]) if len(node.args) > 1 else _keyword(node, "topic")
+                if key is not None:
+                    yield "publish", key, None, node.lineno
+                continue
             role = _literal_role(node, imported_on, modules)
             key = _literal(node.args[0]) if node.args else _keyword(node, "routing_key", "topic")
             if role is not None and key is not None and (role != "call" or _RPC_KEY.match(key)):

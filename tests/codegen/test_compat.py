@@ -454,6 +454,13 @@ CODE = {
         "def signup(client):\n    publish_user_created(user_id=1, email='a@b.c', name='A')\n"
         "    client.publish(\"user.deleted\", {'user_id': 1})\n"
     ),
+    "orders/views.py": (
+        "from tchu.contrib.django import publish_on_commit\n\n\n"
+        "def place(client, event):\n"
+        "    publish_on_commit(client, \"order.created\", {'order_id': 1})\n"
+        "    publish_on_commit(client, topic=\"order.created\", data={'order_id': 2})\n"
+        "    publish_on_commit(event)  # a TchuEvent: its topic is in its class\n"
+    ),
     "tests/test_mail.py": 'from tchu import subscribe\n\n\n@subscribe("user.created")\ndef spy(event): ...\n',
     ".venv/lib/site.py": 'from tchu import subscribe\n\n\n@subscribe("#")\ndef lib(event): ...\n',
     "broken.py": "def (:\n",
@@ -486,6 +493,7 @@ def test_code_scan_of_a_small_tree(tmp_path: Path) -> None:
     code = discover([write_code(tmp_path)], routing_keys=["user.created", "user.deleted", "order.created"])
     assert code.consumers_of("user.created") == ["audit", "mail"]  # '#' and @on_user_created; tests/ skipped
     assert code.consumers_of("order.created") == ["audit", "billing"]
+    assert code.producers_of("order.created") == ["orders"]  # publish_on_commit(client, "order.created", ...)
     assert code.producers_of("user.created") == ["signup"]  # no setup_service: its top-level folder
     assert code.producers_of("user.deleted") == ["signup"]
     assert code.consumers_of("user.validate", rpc=True) == ["billing"]
