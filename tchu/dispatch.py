@@ -144,7 +144,8 @@ class Dispatcher:
         return Delivery(envelope.routing_key, envelope.event_id, tuple(ran))
 
     def respond(self, envelope: Envelope) -> Any:
-        """Run this service's responder for an RPC request and return its JSON-ready reply.
+        """Run this service's responder for an RPC request and return its JSON-ready reply (signed, see
+        :mod:`tchu.signing`, when the dispatcher has a signer and the request was signed).
 
         Exceptions the responder raises propagate unchanged, for the adapter to send back to the caller.
 
@@ -173,6 +174,8 @@ class Dispatcher:
         reply = to_json_value(f"reply of {responder.handler_id} for {envelope.routing_key!r}", result)
         if entry is not None:
             entry.validate_response(reply)
+        if self.signer is not None and envelope.signature is not None:  # a signed request gets a signed reply
+            return self.signer.sign_reply(envelope, reply)
         return reply
 
 

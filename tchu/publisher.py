@@ -20,8 +20,8 @@ from tchu import observability
 from tchu.catalog import Catalog, EventSchema, default_catalog
 from tchu.context import current_event_or_none
 from tchu.envelope import Envelope
-from tchu.errors import InvalidRoutingKeyError, PayloadError, UnroutableError
-from tchu.signing import Signer
+from tchu.errors import InvalidRoutingKeyError, PayloadError, RPCError, UnroutableError
+from tchu.signing import SignatureError, Signer
 
 logger = logging.getLogger("tchu.publish")
 
@@ -210,9 +210,20 @@ class Publisher:
         correlation_id: str | None = None,
         schema: EventSchema | None = None,
     ) -> Any:
-        """Validate and send an RPC request; return the responder's reply, checked against the catalog."""
+        """Validate and send an RPC request; return the responder's reply, checked against the catalog.
+
+        With a signer, the reply's signature is checked too (see :mod:`tchu.signing`).
+
+        Raises:
+            RPCError: with a signer, the reply is unsigned (when required) or its signature does not match.
+        """
         env = self.envelope(routing_key, data, correlation_id=correlation_id, schema=schema)
         reply = observability.traced_send(env, lambda traced: self.transport.call(traced, timeout))
+        if self.signer is not None:
+            try:
+                reply = self.signer.open_reply(env, reply)
+            except SignatureError as exc:
+                raise RPCError(str(exc)) from exc
         entry = schema or self.catalog.get(routing_key)
         if entry is not None:
             entry.validate_response(reply)

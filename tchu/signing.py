@@ -7,6 +7,12 @@ dead-letters. The HMAC covers the routing key, event id, correlation id, publish
 so neither the payload (with its user/company context) nor the event's identity can be changed, nor a signed
 payload replayed under another routing key.
 
+RPC replies: a responder with a signer signs its reply to a signed request. The reply travels as
+``{"tchu_reply": <value>, "tchu_reply_signature": "v1:<key id>:<hex>"}``, the HMAC covering the request's routing
+key and event id and the value's canonical JSON, so a reply can neither be changed nor given to another request.
+A caller with a signer checks it and returns the value; an unsigned reply is refused when signatures are required.
+Error replies (the responder raised) are not signed.
+
 Rotation: give every service the new key beside the old one (``keys={"2026-11": new, "2026-05": old}``), then
 make publishers sign with the new one (``sign_with="2026-11"``), then remove the old key.
 """
@@ -15,12 +21,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
+from typing import Any
 
 from tchu.envelope import Envelope
 from tchu.errors import MessageDecodeError, SetupError
 
 VERSION = "v1"
+REPLY_KEY = "tchu_reply"
+REPLY_SIGNATURE_KEY = "tchu_reply_signature"
 _MIN_SECRET_BYTES = 32
 _MAX_KEY_ID = 64  # the header stays under the 200 characters a delivered header may have
 
@@ -85,15 +95,51 @@ class Signer:
             if self.required:
                 raise SignatureError(f"{what} is not signed, and this service requires signed events")
             return
-        version, _, rest = signature.partition(":")
-        key_id, _, mac = rest.partition(":")
-        if version != VERSION or not key_id or not mac:
-            raise SignatureError(f"{what} has a malformed signature; expected '{VERSION}:<key id>:<hex>'")
+        key_id, mac = _parts(signature, what)
         secret = self._keys.get(key_id)
         if secret is None:
             raise SignatureError(f"{what} is signed with key {key_id!r}, which this service does not accept")
         if not hmac.compare_digest(mac, _mac(secret, envelope)):
             raise SignatureError(f"{what} does not match its signature (key {key_id!r}): it was changed after signing")
+
+    def sign_reply(self, request: Envelope, reply: Any) -> dict[str, Any]:
+        """``reply`` (JSON data) wrapped with its signature, bound to ``request``'s routing key and event id."""
+        signature = f"{VERSION}:{self.sign_with}:{_reply_mac(self._keys[self.sign_with], request, reply)}"
+        return {REPLY_KEY: reply, REPLY_SIGNATURE_KEY: signature}
+
+    def open_reply(self, request: Envelope, reply: Any) -> Any:
+        """The value of a reply to ``request``, its signature checked; an unsigned reply as it is, unless required.
+
+        Raises:
+            SignatureError: unsigned (when required), malformed, made with an unknown key, or not matching.
+        """
+        what = f"the reply to call {request.event_id} ({request.routing_key!r})"
+        if not (isinstance(reply, dict) and set(reply) == {REPLY_KEY, REPLY_SIGNATURE_KEY}):
+            if self.required:
+                raise SignatureError(f"{what} is not signed, and this client requires signed replies")
+            return reply
+        key_id, mac = _parts(reply[REPLY_SIGNATURE_KEY], what)
+        secret = self._keys.get(key_id)
+        if secret is None:
+            raise SignatureError(f"{what} is signed with key {key_id!r}, which this client does not accept")
+        if not hmac.compare_digest(mac, _reply_mac(secret, request, reply[REPLY_KEY])):
+            raise SignatureError(f"{what} does not match its signature (key {key_id!r}): it was changed after signing")
+        return reply[REPLY_KEY]
+
+
+def _parts(signature: object, what: str) -> tuple[str, str]:
+    """The key id and MAC of a ``v1:<key id>:<hex>`` signature."""
+    version, _, rest = signature.partition(":") if isinstance(signature, str) else ("", "", "")
+    key_id, _, mac = rest.partition(":")
+    if version != VERSION or not key_id or not mac:
+        raise SignatureError(f"{what} has a malformed signature; expected '{VERSION}:<key id>:<hex>'")
+    return key_id, mac
+
+
+def _reply_mac(secret: bytes, request: Envelope, reply: Any) -> str:
+    canonical = json.dumps(reply, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    signed = "\n".join((f"tchu-{VERSION}-reply", request.routing_key, request.event_id, canonical))
+    return hmac.new(secret, signed.encode(), hashlib.sha256).hexdigest()
 
 
 def _mac(secret: bytes, envelope: Envelope) -> str:

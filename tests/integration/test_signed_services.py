@@ -9,7 +9,7 @@ import pytest
 from helpers import get_messages, publisher_app, wait_seen
 from kombu import Connection, Exchange, Producer
 
-from tchu import Signer, TchuClient
+from tchu import RemoteError, RPCError, Signer, TchuClient
 from tchu.envelope import CONTENT_ENCODING, CONTENT_TYPE, Envelope
 
 pytestmark = pytest.mark.integration
@@ -82,3 +82,23 @@ def test_a_tampered_context_is_dead_lettered_and_never_handled(broker, signed_se
     assert reasons[envelope.event_id].startswith(
         f"signature: event {envelope.event_id} ('order.created') does not match its signature (key 'k1')"
     )
+
+
+def test_a_signed_call_gets_a_signed_reply_from_a_real_responder(broker, start_worker):
+    start_worker("svc", extra_env={"TCHU_TEST_SERVICE": "users", "TCHU_TEST_SIGNING_KEYS": f"k1={SECRET}"})
+    with client_with(broker, Signer({"k1": SECRET})) as client:
+        assert client.call("user.validate", {"email": "ann@example.com"}, timeout=10) == {
+            "valid": True,
+            "email": "ann@example.com",
+        }
+    with client_with(broker, Signer({"k1": OTHER})) as client, pytest.raises(RemoteError, match="SignatureError"):
+        client.call("user.validate", {"email": "ann@example.com"}, timeout=10)  # the request's key is unknown
+
+
+def test_a_signing_caller_refuses_a_reply_the_responder_did_not_sign(broker, start_worker):
+    start_worker("svc", extra_env={"TCHU_TEST_SERVICE": "users"})  # no signer: plain replies
+    with (
+        client_with(broker, Signer({"k1": SECRET})) as client,
+        pytest.raises(RPCError, match="is not signed, and this client requires signed replies"),
+    ):
+        client.call("user.validate", {"email": "ann@example.com"}, timeout=10)

@@ -23,6 +23,7 @@ from tchu.errors import (
     NoResponderError,
     PayloadValidationError,
     RemoteError,
+    RPCError,
     RPCTimeoutError,
     SetupError,
     UnroutableError,
@@ -587,7 +588,14 @@ def test_a_signing_responder_refuses_unsigned_calls(broker: MemoryBroker, router
         client_for(broker).call("order.calculate_total", {"items": []})
     assert info.value.remote_type == "SignatureError"
     signed = client_for(broker, signer=Signer({"k1": KEY_A}))
-    assert signed.call("order.calculate_total", {"items": []}) == {"total": 1}
+    assert signed.call("order.calculate_total", {"items": []}) == {"total": 1}  # a signed reply, checked
+
+
+def test_a_signing_caller_refuses_an_unsigned_reply(broker: MemoryBroker, router: Router) -> None:
+    router.respond("order.calculate_total")(lambda _data: {"total": 1})
+    broker.add_service("billing", router=router)  # no signer: its replies are plain
+    with pytest.raises(RPCError, match="is not signed, and this client requires signed replies"):
+        client_for(broker, signer=Signer({"k1": KEY_A})).call("order.calculate_total", {"items": []})
 
 
 def test_the_first_responding_service_answers(broker: MemoryBroker) -> None:

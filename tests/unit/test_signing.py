@@ -11,6 +11,7 @@ from doubles import RecordingTransport
 from tchu import Dispatcher, MessageDecodeError, Router, SetupError, SignatureError, Signer, TchuClient
 from tchu.catalog import Catalog
 from tchu.envelope import HEADER_SIGNATURE, Envelope
+from tchu.signing import REPLY_KEY, REPLY_SIGNATURE_KEY
 
 OLD = "o" * 32
 NEW = "n" * 32
@@ -149,4 +150,55 @@ def test_a_responder_behind_a_signer_refuses_unsigned_calls() -> None:
     dispatcher = Dispatcher(router, Catalog(), signer=Signer({"k1": OLD}))
     with pytest.raises(SignatureError):
         dispatcher.respond(delivered(signed_plain()))
-    assert dispatcher.respond(delivered(signed(Signer({"k1": OLD}), {}, key="order.total"))) == {"total": 1}
+    request = delivered(signed(Signer({"k1": OLD}), {}, key="order.total"))
+    reply = dispatcher.respond(request)
+    assert set(reply) == {REPLY_KEY, REPLY_SIGNATURE_KEY}  # a signed request gets a signed reply
+    assert Signer({"k1": OLD}).open_reply(request, reply) == {"total": 1}
+
+
+def test_an_unsigned_request_to_a_lenient_responder_gets_a_plain_reply() -> None:
+    router = Router()
+    router.respond("order.created")(lambda _: {"total": 1})
+    dispatcher = Dispatcher(router, Catalog(), signer=Signer({"k1": OLD}, required=False))
+    assert dispatcher.respond(delivered(signed_plain())) == {"total": 1}  # what a tchu-tchu 2.2.3 caller reads
+
+
+def reply_to(request: Envelope, value: object, signer: Signer | None = None) -> dict:
+    return (signer or Signer({"k1": OLD})).sign_reply(request, value)
+
+
+def test_a_signed_reply_opens_to_its_value_with_the_old_or_new_key() -> None:
+    request = delivered(signed(Signer({"k1": OLD}), key="order.total"))
+    value = {"total": 12.5, "lines": [1, 2], "note": "é"}
+    rotated = Signer({"k2": NEW, "k1": OLD})
+    assert rotated.open_reply(request, reply_to(request, value)) == value
+    assert Signer({"k2": NEW}).open_reply(request, reply_to(request, value, rotated)) == value
+    assert json.loads(json.dumps(reply_to(request, value))) == reply_to(request, value)  # survives the backend
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: {**r, REPLY_KEY: {"total": 1_000_000}}, "does not match its signature"),
+        (lambda r: {**r, REPLY_SIGNATURE_KEY: "v1:k9:abc"}, "key 'k9', which this client does not accept"),
+        (lambda r: {**r, REPLY_SIGNATURE_KEY: "v2:k1:abc"}, "malformed signature"),
+        (lambda r: {**r, REPLY_SIGNATURE_KEY: 12}, "malformed signature"),
+        (lambda r: r[REPLY_KEY], "is not signed, and this client requires signed replies"),
+    ],
+)
+def test_a_changed_forged_or_unsigned_reply_is_refused(change, message: str) -> None:
+    request = delivered(signed(Signer({"k1": OLD}), key="order.total"))
+    with pytest.raises(SignatureError, match=message):
+        Signer({"k1": OLD}).open_reply(request, change(reply_to(request, {"total": 1})))
+
+
+def test_a_reply_is_bound_to_its_request() -> None:
+    first = delivered(signed(Signer({"k1": OLD}), key="order.total"))
+    second = delivered(signed(Signer({"k1": OLD}), key="order.total"))
+    with pytest.raises(SignatureError, match="does not match"):
+        Signer({"k1": OLD}).open_reply(second, reply_to(first, {"total": 1}))
+
+
+def test_an_unsigned_reply_passes_when_signatures_are_optional() -> None:
+    request = delivered(signed(Signer({"k1": OLD}), key="order.total"))
+    assert Signer({"k1": OLD}, required=False).open_reply(request, {"total": 1}) == {"total": 1}
