@@ -12,7 +12,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import amqp
@@ -36,7 +36,6 @@ RECONNECT_BACKOFF = (0.0, 0.5, 1.0, 2.0)
 LANES_KEPT = 10  # idle publishing connections kept per broker, as many as Celery's broker_pool_limit
 PERSISTENT = 2  # AMQP delivery modes
 TRANSIENT = 1
-_PERSISTENT = {"delivery_mode": PERSISTENT}
 BATCH_WINDOW = 1000  # unconfirmed events of a batch at most, so the broker's confirms never pile up unread
 T = TypeVar("T")
 
@@ -185,6 +184,17 @@ class Lanes:
         except IndexError:
             return Lane(self.template)
 
+    def run(self, use: Callable[[Lane], T]) -> T:
+        """``use(lane)`` on an idle (or new) lane, given back after; a lane that raised is discarded."""
+        lane = self.take()
+        try:
+            result = use(lane)
+        except BaseException as exc:
+            self.discard(lane, exc)  # a channel that failed is not used again, whatever the error
+            raise
+        self.give(lane)
+        return result
+
     def give(self, lane: Lane) -> None:
         """Return a lane that worked."""
         if len(self._idle) < self.keep:
@@ -211,18 +221,31 @@ class Lanes:
 
 _all_lanes: weakref.WeakSet[Lanes] = weakref.WeakSet()
 _lanes_by_template: weakref.WeakKeyDictionary[Any, Lanes] = weakref.WeakKeyDictionary()
-_lanes_lock = threading.Lock()
+_making = threading.RLock()
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def made_once(cache: MutableMapping[K, V], key: K, make: Callable[[], V]) -> V:
+    """``cache[key]``, made with ``make()`` the first time; threads asking at once all get the one it made."""
+    found = cache.get(key)
+    if found is not None:  # the common case takes no lock
+        return found
+    with _making:
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = make()
+        return found
+
+
+def transport_options(*, confirm: bool) -> dict[str, Any]:
+    """kombu's transport options of a connection template: ``confirm_publish`` when ``confirm``."""
+    return {"confirm_publish": True} if confirm else {}
 
 
 def lanes_for(template: Any) -> Lanes:
     """The :class:`Lanes` of a kombu connection template (one per template, made on first use)."""
-    lanes = _lanes_by_template.get(template)
-    if lanes is None:
-        with _lanes_lock:
-            lanes = _lanes_by_template.get(template)
-            if lanes is None:
-                lanes = _lanes_by_template[template] = Lanes(template)
-    return lanes
+    return made_once(_lanes_by_template, template, lambda: Lanes(template))
 
 
 def close_connections(template: Any) -> None:
@@ -311,33 +334,27 @@ class AmqpPublisher:
             properties["expiration"] = str(int(expiration * 1000))  # AMQP's per-message TTL, in milliseconds
         lanes = self._lanes()
 
-        def attempt() -> bool:
-            lane = lanes.take()
-            try:
-                for entity in declare:
-                    lane.declare(entity)
-                returned = lane.publish(
-                    body,
-                    exchange=exchange,
-                    routing_key=routing_key,
-                    headers=headers,
-                    properties=properties,
-                    content_type=content_type,
-                    content_encoding=content_encoding,
-                    mandatory=mandatory,
-                    timeout=self.publish_timeout,
-                )
-                # with confirms the broker returns a message before confirming it; without, a return read now
-                # may be an earlier message's, so nothing is concluded from it
-                routed = not (returned and self.confirm)
-            except BaseException as exc:
-                lanes.discard(lane, exc)  # a channel that failed is not used again, whatever the error
-                raise
-            lanes.give(lane)
-            return routed
+        def publish(lane: Lane) -> bool:
+            for entity in declare:
+                lane.declare(entity)
+            returned = lane.publish(
+                body,
+                exchange=exchange,
+                routing_key=routing_key,
+                headers=headers,
+                properties=properties,
+                content_type=content_type,
+                content_encoding=content_encoding,
+                mandatory=mandatory,
+                timeout=self.publish_timeout,
+            )
+            # with confirms the broker returns a message before confirming it; without, a return read now may be
+            # an earlier message's, so nothing is concluded from it
+            return not (returned and self.confirm)
 
+        what = what or repr(routing_key)
         try:
-            return _reconnecting(what or repr(routing_key), attempt, _publish_error)
+            return _reconnecting(what, lambda: lanes.run(publish), _publish_error)
         except MessageNacked as exc:
             raise PublishError(f"the broker refused {what} (negative confirm); it was not delivered") from exc
 
@@ -347,14 +364,7 @@ class AmqpPublisher:
         Raises:
             ChannelError: with code 404 when the queue does not exist (or another broker error).
         """
-        lanes = self._lanes()
-        lane = lanes.take()
-        try:
-            _, _, consumers = lane.channel.queue_declare(queue, passive=True)
-        except BaseException as exc:
-            lanes.discard(lane, exc)  # a 404 closed the channel
-            raise
-        lanes.give(lane)
+        _, _, consumers = self._lanes().run(lambda lane: lane.channel.queue_declare(queue, passive=True))
         return int(consumers)
 
     def send(self, envelope: Envelope) -> None:
@@ -420,7 +430,7 @@ class AmqpPublisher:
                         content_type=CONTENT_TYPE,
                         content_encoding=CONTENT_ENCODING,
                         headers=msg.headers,
-                        properties={**msg.properties, **_PERSISTENT},
+                        properties={**msg.properties, "delivery_mode": PERSISTENT},
                     )
                     channel.basic_publish(
                         message, exchange=EXCHANGE_NAME, routing_key=env.routing_key, mandatory=mandatory

@@ -15,14 +15,13 @@ only for kombu. RPC calls need a Celery result backend and are refused::
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from kombu.connection import Connection
 
-from tchu._amqp import DEFAULT_PUBLISH_TIMEOUT, AmqpPublisher, close_connections
+from tchu._amqp import DEFAULT_PUBLISH_TIMEOUT, AmqpPublisher, close_connections, made_once, transport_options
 from tchu.catalog import Catalog
 from tchu.client import TchuClient, Unroutable
 from tchu.envelope import Envelope
@@ -60,19 +59,13 @@ class KombuTransport(AmqpPublisher):
         self.url = broker_url(url)
         self.connect_timeout = connect_timeout
         self._templates: dict[bool, Any] = {}
-        self._lock = threading.Lock()
 
     def _template(self, *, confirm: bool) -> Any:
-        template = self._templates.get(confirm)
-        if template is not None:
-            return template
-        with self._lock:  # one template per mode, even when threads publish their first event at once
-            if confirm not in self._templates:
-                options = {"confirm_publish": True} if confirm else {}
-                self._templates[confirm] = Connection(
-                    self.url, transport_options=options, connect_timeout=self.connect_timeout
-                )
-            return self._templates[confirm]
+        def make() -> Any:
+            options = transport_options(confirm=confirm)
+            return Connection(self.url, transport_options=options, connect_timeout=self.connect_timeout)
+
+        return made_once(self._templates, confirm, make)  # one per mode, even for threads starting at once
 
     def call(self, envelope: Envelope, timeout: float) -> Any:
         """Refused: an RPC reply comes back through a Celery result backend, which this transport has not."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 import time
 import weakref
 from typing import Any
@@ -19,7 +18,9 @@ from tchu._amqp import (
     AmqpPublisher,
     close_connections,
     describe,
+    made_once,
     origin,
+    transport_options,
 )
 from tchu._celery.common import RPC_TASK_NAME, resolve_app, rpc_queue_name
 from tchu.envelope import Envelope
@@ -43,19 +44,12 @@ RESPONDER_KNOWN_FOR = 2.0  # seconds a call trusts that the responder it found i
 _templates: weakref.WeakKeyDictionary[Any, dict[bool, Any]] = weakref.WeakKeyDictionary()
 
 
-_templates_lock = threading.Lock()
-
-
 def _template(app: Any, *, confirm: bool) -> Any:
-    per_app = _templates.get(app)
-    if per_app is not None and confirm in per_app:
-        return per_app[confirm]
-    with _templates_lock:  # one template per app and mode, even when threads publish their first event at once
-        per_app = _templates.setdefault(app, {})
-        if confirm not in per_app:
-            options = {"confirm_publish": True} if confirm else {}
-            per_app[confirm] = app.connection_for_write(transport_options=options)
-        return per_app[confirm]
+    """The app's template for ``confirm``: one per app and mode, even when threads publish their first event at once."""
+    per_app = made_once(_templates, app, dict)
+    return made_once(
+        per_app, confirm, lambda: app.connection_for_write(transport_options=transport_options(confirm=confirm))
+    )
 
 
 class CeleryTransport(AmqpPublisher):
